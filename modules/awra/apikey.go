@@ -1,0 +1,205 @@
+package awra
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/awra/awragate/policy"
+)
+
+func init() {
+	caddy.RegisterModule(APIKey{})
+}
+
+// APIKey admits a request only when it carries a valid API key from the
+// awra app's registry that holds every required scope, is active and
+// unexpired, is used from one of its allowed networks and is within its
+// rate limit.
+//
+// The key is read from "Authorization: Bearer <token>" or from the key
+// header (X-API-Key by default). On allow, the credential headers and any
+// X-Awra-* headers sent by the client are removed, and the upstream
+// receives X-Awra-Key-Id, X-Awra-Scopes and X-Awra-Request-Id instead.
+//
+// Before the key is checked, the handler rejects ambiguous paths (dot
+// segments, encoded slashes, backslashes, NUL, ';') with 400
+// path_ambiguous and removes X-Forwarded-Uri, X-Original-URL and
+// X-Rewrite-URL.
+//
+// Denials are application/problem+json bodies with a reason code and a
+// request id: 400, 401 (with WWW-Authenticate), 403 and 429 (with
+// Retry-After).
+type APIKey struct {
+	// Scopes the route requires, each "resource:action" without
+	// wildcards. A key must hold all of them. Empty means any valid key.
+	Scopes []string `json:"scopes,omitempty"`
+
+	// Header is the request header that carries the key besides
+	// Authorization: Bearer. Default: X-API-Key.
+	Header string `json:"header,omitempty"`
+
+	required []policy.Scope
+	app      *App
+	recorder decisionRecorder
+	logger   *zap.Logger
+}
+
+// CaddyModule returns the Caddy module information.
+func (APIKey) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.awra_api_key",
+		New: func() caddy.Module { return new(APIKey) },
+	}
+}
+
+// Provision compiles the required scopes and connects to the awra app.
+func (h *APIKey) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+
+	for _, s := range h.Scopes {
+		sc, err := policy.ParseRequiredScope(s)
+		if err != nil {
+			return fmt.Errorf("scopes: %w", err)
+		}
+		h.required = append(h.required, sc)
+	}
+	if h.Header == "" {
+		h.Header = "X-API-Key"
+	}
+	h.Header = http.CanonicalHeaderKey(h.Header)
+
+	appVal, err := ctx.App("awra")
+	if err != nil {
+		return fmt.Errorf("loading the awra app: %w", err)
+	}
+	h.app = appVal.(*App)
+	if h.app.keys == nil {
+		return fmt.Errorf("awra_api_key needs a key registry: set keys_file in the awra global option")
+	}
+	h.recorder = h.app.recorderFor(h.logger)
+	return nil
+}
+
+// Validate rejects a key header that would clash with identity headers.
+func (h *APIKey) Validate() error {
+	if len(h.Header) >= 7 && http.CanonicalHeaderKey(h.Header[:7]) == "X-Awra-" {
+		return fmt.Errorf("header '%s': X-Awra-* headers are reserved for the gateway; choose another name", h.Header)
+	}
+	if h.Header == "Authorization" {
+		return fmt.Errorf("header 'Authorization' is always read; set header only for a second header such as X-API-Key")
+	}
+	return nil
+}
+
+// ServeHTTP implements caddyhttp.MiddlewareHandler.
+func (h *APIKey) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	now := time.Now()
+	client, peer := clientAddr(r)
+	d := decision{
+		module:    "api_key",
+		requestID: newRequestID(),
+		clientIP:  client,
+		peerIP:    peer,
+		method:    r.Method,
+		host:      r.Host,
+		path:      requestPath(r),
+		start:     now,
+	}
+
+	stripRewriteHeaders(r.Header)
+
+	if p := checkRequestPaths(r); p != policy.PathOK {
+		return h.deny(w, &d, policy.ReasonPathAmbiguous, string(p), 0)
+	}
+	if queryCarriesKey(r.URL.RawQuery) {
+		return h.deny(w, &d, policy.ReasonKeyMissing, string(credInQuery), 0)
+	}
+
+	cred, problem := findCredential(r.Header, h.Header)
+	switch problem {
+	case credOK:
+	case credDuplicated:
+		return h.deny(w, &d, policy.ReasonKeyInvalid, string(problem), 0)
+	default:
+		return h.deny(w, &d, policy.ReasonKeyMissing, string(problem), 0)
+	}
+
+	res := h.app.Registry().Authenticate(policy.AuthRequest{
+		Token:    cred.token,
+		ClientIP: client,
+		Required: h.required,
+		Now:      now,
+	})
+	d.keyID = res.KeyID
+	if !res.Allowed() {
+		return h.deny(w, &d, res.Reason, authDetail(res), 0)
+	}
+	k := res.Key
+	d.scopes = k.ScopesHeader
+
+	if k.Limiter != nil && !k.Limiter.AllowN(now, 1) {
+		return h.deny(w, &d, policy.ReasonRateLimited, "the key's rate limit is exceeded; retry after the time in Retry-After", retryAfterSeconds(float64(k.Limiter.Limit())))
+	}
+
+	// The request passes: replace the credential with the identity.
+	delete(r.Header, cred.header)
+	delete(r.Header, h.Header)
+	stripAwraHeaders(r.Header)
+	r.Header["X-Awra-Key-Id"] = []string{k.ID}
+	r.Header["X-Awra-Scopes"] = []string{k.ScopesHeader}
+	r.Header["X-Awra-Request-Id"] = []string{d.requestID}
+
+	d.allow = true
+	h.recorder.record(&d)
+	return next.ServeHTTP(w, r)
+}
+
+func (h *APIKey) deny(w http.ResponseWriter, d *decision, reason policy.Reason, detail string, retryAfter int) error {
+	d.reason = reason
+	d.status = reason.Status()
+	h.recorder.record(d)
+	writeProblem(w, reason, d.status, detail, d.requestID, retryAfter)
+	return nil
+}
+
+// authDetail explains a denial without revealing anything about the key's
+// secret or which of its properties an attacker guessed right.
+func authDetail(res policy.AuthResult) string {
+	switch res.Reason {
+	case policy.ReasonKeyInvalid:
+		return "the API key is not valid"
+	case policy.ReasonKeyRevoked:
+		return "the API key has been revoked; ask the key's owner for a new one"
+	case policy.ReasonKeySuspended:
+		return "the API key is suspended; ask the key's owner to resume it"
+	case policy.ReasonKeyExpired:
+		return "the API key has expired; ask the key's owner to rotate it"
+	case policy.ReasonIPNotAllowed:
+		return "the API key may not be used from this network"
+	case policy.ReasonScopeMissing:
+		return "the API key lacks the scope '" + res.Missing.String() + "' that this route requires"
+	}
+	return "the request was denied"
+}
+
+// retryAfterSeconds is the wait for one token of a bucket refilling at
+// perSecond, rounded up to whole seconds as Retry-After requires.
+func retryAfterSeconds(perSecond float64) int {
+	if perSecond <= 0 {
+		return 1
+	}
+	return max(1, int(math.Ceil(1/perSecond)))
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*APIKey)(nil)
+	_ caddy.Validator             = (*APIKey)(nil)
+	_ caddyhttp.MiddlewareHandler = (*APIKey)(nil)
+)

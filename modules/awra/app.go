@@ -1,0 +1,124 @@
+// Package awra holds awragate's Caddy modules: the awra app, which owns the
+// shared state (key registry, audit pipeline), and the HTTP handlers that
+// enforce API keys, signed URLs and webhook signatures. The handlers are
+// thin: they read the request, call package policy, and write the result.
+package awra
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/awra/awragate/policy"
+)
+
+func init() {
+	caddy.RegisterModule(App{})
+}
+
+// App is the awra app: the state that awragate's handlers share within one
+// configuration. Heavy resources (the watched key registry) are shared
+// across config reloads through usage pools, so a reload neither reopens
+// them nor loses their state.
+type App struct {
+	// Redis is the URL of the Redis server used for the audit stream and
+	// fleet-wide state, for example redis://127.0.0.1:6379/0. Empty means
+	// no Redis.
+	Redis string `json:"redis,omitempty"`
+
+	// KeysFile is the path of the JSON key registry. The file is watched
+	// and reloaded on change; a broken file is rejected with an error and
+	// the last good registry keeps serving. Required by awra_api_key.
+	KeysFile string `json:"keys_file,omitempty"`
+
+	// KeysPollInterval is how often the keys file is checked for changes.
+	// Default: 500ms. A change takes effect within about one interval.
+	KeysPollInterval caddy.Duration `json:"keys_poll_interval,omitempty"`
+
+	keys   *keyStore
+	logger *zap.Logger
+}
+
+// CaddyModule returns the Caddy module information.
+func (App) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "awra",
+		New: func() caddy.Module { return new(App) },
+	}
+}
+
+// Provision loads the key registry, or joins the one that an earlier
+// configuration with the same keys file already watches.
+func (a *App) Provision(ctx caddy.Context) error {
+	a.logger = ctx.Logger()
+
+	if a.KeysFile != "" {
+		repl := caddy.NewReplacer()
+		path, err := filepath.Abs(repl.ReplaceKnown(a.KeysFile, ""))
+		if err != nil {
+			return fmt.Errorf("keys_file '%s': %w", a.KeysFile, err)
+		}
+		ks, err := openKeyStore(path, a.pollInterval(), a.logger)
+		if err != nil {
+			return err
+		}
+		a.keys = ks
+	}
+	return nil
+}
+
+func (a *App) pollInterval() caddy.Duration {
+	if a.KeysPollInterval > 0 {
+		return a.KeysPollInterval
+	}
+	return caddy.Duration(defaultKeysPollInterval)
+}
+
+// Validate checks settings that Provision does not already enforce.
+func (a *App) Validate() error {
+	if a.KeysPollInterval < 0 {
+		return fmt.Errorf("keys_poll_interval: invalid value %s: use a positive duration such as 500ms", a.KeysPollInterval)
+	}
+	return nil
+}
+
+// Start implements caddy.App.
+func (a *App) Start() error { return nil }
+
+// Stop implements caddy.App.
+func (a *App) Stop() error { return nil }
+
+// Cleanup releases this configuration's hold on the shared resources.
+func (a *App) Cleanup() error {
+	if a.keys != nil {
+		if err := a.keys.release(); err != nil {
+			return err
+		}
+		a.keys = nil
+	}
+	return nil
+}
+
+// Registry returns the current key registry, or nil when the app has no
+// keys file.
+func (a *App) Registry() *policy.Registry {
+	if a.keys == nil {
+		return nil
+	}
+	return a.keys.current()
+}
+
+// Interface guards
+var (
+	_ caddy.App          = (*App)(nil)
+	_ caddy.Provisioner  = (*App)(nil)
+	_ caddy.Validator    = (*App)(nil)
+	_ caddy.CleanerUpper = (*App)(nil)
+)
+
+// recorderFor returns where a handler's decisions go.
+func (a *App) recorderFor(logger *zap.Logger) decisionRecorder {
+	return logRecorder{logger: logger}
+}

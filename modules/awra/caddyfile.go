@@ -1,0 +1,135 @@
+package awra
+
+import (
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+func init() {
+	httpcaddyfile.RegisterGlobalOption("awra", parseAppOption)
+
+	httpcaddyfile.RegisterHandlerDirective("awra_api_key", parseAPIKey)
+	httpcaddyfile.RegisterDirectiveOrder("awra_api_key", httpcaddyfile.Before, "handle")
+}
+
+// parseAppOption reads the awra global option:
+//
+//	awra {
+//		redis <url>
+//		keys_file <path>
+//		keys_poll_interval <duration>
+//	}
+func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
+	if existing != nil {
+		return nil, d.Err("the awra global option may appear only once")
+	}
+	app := new(App)
+	if err := app.UnmarshalCaddyfile(d); err != nil {
+		return nil, err
+	}
+	return httpcaddyfile.App{Name: "awra", Value: caddyconfig.JSON(app, nil)}, nil
+}
+
+// UnmarshalCaddyfile sets up the app from Caddyfile tokens.
+func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the option name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	seen := map[string]bool{}
+	for d.NextBlock(0) {
+		name := d.Val()
+		if seen[name] {
+			return d.Errf("'%s' is set twice; keep one", name)
+		}
+		seen[name] = true
+
+		switch name {
+		case "redis":
+			if err := singleArg(d, &a.Redis); err != nil {
+				return err
+			}
+		case "keys_file":
+			if err := singleArg(d, &a.KeysFile); err != nil {
+				return err
+			}
+		case "keys_poll_interval":
+			var s string
+			if err := singleArg(d, &s); err != nil {
+				return err
+			}
+			dur, err := caddy.ParseDuration(s)
+			if err != nil || dur <= 0 {
+				return d.Errf("keys_poll_interval: invalid duration '%s': use a positive duration such as 500ms", s)
+			}
+			a.KeysPollInterval = caddy.Duration(dur)
+		default:
+			return d.Errf("unknown awra option '%s': expected redis, keys_file or keys_poll_interval", name)
+		}
+	}
+	return nil
+}
+
+// singleArg reads exactly one argument into dst.
+func singleArg(d *caddyfile.Dispenser, dst *string) error {
+	name := d.Val()
+	if !d.NextArg() {
+		return d.Errf("'%s' needs a value", name)
+	}
+	*dst = d.Val()
+	if d.NextArg() {
+		return d.Errf("'%s' takes one value, got another: '%s'", name, d.Val())
+	}
+	return nil
+}
+
+func parseAPIKey(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	m := new(APIKey)
+	err := m.UnmarshalCaddyfile(h.Dispenser)
+	return m, err
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens:
+//
+//	awra_api_key [<scope>...] {
+//		scopes <scope>...
+//		header <name>
+//	}
+func (h *APIKey) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the directive name
+	h.Scopes = append(h.Scopes, d.RemainingArgs()...)
+
+	seen := map[string]bool{}
+	for d.NextBlock(0) {
+		name := d.Val()
+		if seen[name] {
+			return d.Errf("'%s' is set twice; keep one", name)
+		}
+		seen[name] = true
+
+		switch name {
+		case "scopes":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.Errf("'scopes' needs at least one scope such as inventory:read")
+			}
+			h.Scopes = append(h.Scopes, args...)
+		case "header":
+			if err := singleArg(d, &h.Header); err != nil {
+				return err
+			}
+		default:
+			return d.Errf("unknown awra_api_key option '%s': expected scopes or header", name)
+		}
+	}
+	return nil
+}
+
+// Interface guards
+var (
+	_ caddyfile.Unmarshaler = (*App)(nil)
+	_ caddyfile.Unmarshaler = (*APIKey)(nil)
+)

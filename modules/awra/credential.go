@@ -1,0 +1,133 @@
+package awra
+
+import (
+	"net/http"
+	"strings"
+)
+
+// credential is the API key found in a request and where it was found.
+type credential struct {
+	token  string
+	header string // canonical header name that carried it
+}
+
+// credentialProblem explains why no usable credential was found. The text
+// is public.
+type credentialProblem string
+
+const (
+	credOK          credentialProblem = ""
+	credMissing     credentialProblem = "send the API key in the Authorization header as 'Bearer <key>' or in the X-API-Key header"
+	credInQuery     credentialProblem = "API keys are accepted only in a header (Authorization: Bearer or X-API-Key), never in the URL; treat a key sent in a URL as leaked and rotate it"
+	credDuplicated  credentialProblem = "the request carries more than one API key; send exactly one"
+	credNotInScheme credentialProblem = "the Authorization header must use the Bearer scheme"
+)
+
+// queryKeyNames are query parameters that commonly carry API keys. A value
+// in them, or any value that looks like an awra token, is refused: a key
+// in a URL ends up in access logs, browser history and Referer headers.
+var queryKeyNames = []string{"api_key", "apikey", "api-key", "x-api-key", "access_token", "token", "key"}
+
+// queryCarriesKey reports whether a raw query seems to hold an API key. It
+// looks at parameter names and at values, raw and percent-decoded.
+func queryCarriesKey(rawQuery string) bool {
+	if rawQuery == "" {
+		return false
+	}
+	for rawQuery != "" {
+		var pair string
+		pair, rawQuery, _ = strings.Cut(rawQuery, "&")
+		name, value, _ := strings.Cut(pair, "=")
+		for _, n := range queryKeyNames {
+			if strings.EqualFold(name, n) && value != "" {
+				return true
+			}
+		}
+		if looksLikeToken(value) {
+			return true
+		}
+	}
+	return false
+}
+
+// looksLikeToken reports whether a raw query value starts with the token
+// prefix, before or after percent-decoding of its first bytes.
+func looksLikeToken(v string) bool {
+	if len(v) >= 5 && strings.EqualFold(v[:5], "awra_") {
+		return true
+	}
+	if strings.IndexByte(v, '%') < 0 {
+		return false
+	}
+	// Decode just enough of the value to compare the prefix.
+	var buf [5]byte
+	n := 0
+	for i := 0; i < len(v) && n < len(buf); i++ {
+		c := v[i]
+		if c == '%' && i+2 < len(v) && isHexDigit(v[i+1]) && isHexDigit(v[i+2]) {
+			c = hexValue(v[i+1])<<4 | hexValue(v[i+2])
+			i += 2
+		}
+		buf[n] = c
+		n++
+	}
+	return n == len(buf) && strings.EqualFold(string(buf[:]), "awra_")
+}
+
+func isHexDigit(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+func hexValue(c byte) byte {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0'
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10
+	default:
+		return c - 'A' + 10
+	}
+}
+
+// findCredential reads the API key from Authorization: Bearer or from the
+// key header. A header given twice, or a key in both headers, is refused
+// rather than guessed at, because proxies and frameworks disagree about
+// which copy wins.
+func findCredential(h http.Header, keyHeader string) (credential, credentialProblem) {
+	var found credential
+
+	if values := h.Values(keyHeader); len(values) > 0 {
+		if len(values) > 1 {
+			return credential{}, credDuplicated
+		}
+		if tok := strings.TrimSpace(values[0]); tok != "" {
+			found = credential{token: tok, header: keyHeader}
+		}
+	}
+
+	if values := h.Values("Authorization"); len(values) > 0 {
+		if len(values) > 1 {
+			return credential{}, credDuplicated
+		}
+		scheme, tok, ok := strings.Cut(strings.TrimSpace(values[0]), " ")
+		switch {
+		case ok && strings.EqualFold(scheme, "Bearer"):
+			tok = strings.TrimSpace(tok)
+			if found.token != "" {
+				return credential{}, credDuplicated
+			}
+			if tok != "" {
+				found = credential{token: tok, header: "Authorization"}
+			}
+		case found.token == "":
+			// Basic or another scheme and no key header: the client did
+			// not send an API key the way awragate reads one.
+			return credential{}, credNotInScheme
+		}
+	}
+
+	if found.token == "" {
+		return credential{}, credMissing
+	}
+	return found, credOK
+}

@@ -1,0 +1,80 @@
+package awra
+
+import (
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/awra/awragate/policy"
+)
+
+// rewriteHeaders carry a "real" URL from some front ends. awragate never
+// reads them, and removes them so that no upstream framework does either.
+var rewriteHeaders = []string{"X-Forwarded-Uri", "X-Original-Url", "X-Rewrite-Url"}
+
+// stripRewriteHeaders removes headers through which a client could make an
+// upstream route by another path than the one authorized here.
+func stripRewriteHeaders(h http.Header) {
+	for _, name := range rewriteHeaders {
+		delete(h, name)
+	}
+}
+
+// stripAwraHeaders removes every X-Awra-* request header the client sent,
+// so that only the gateway sets identity headers.
+func stripAwraHeaders(h http.Header) {
+	for name := range h {
+		if len(name) >= 7 && strings.EqualFold(name[:7], "X-Awra-") {
+			delete(h, name)
+		}
+	}
+}
+
+// checkRequestPaths applies policy.CheckPath to the path as the client
+// sent it and to the path that will be forwarded, which differ when a
+// rewrite or strip_prefix ran first.
+func checkRequestPaths(r *http.Request) policy.PathProblem {
+	if orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok {
+		sent := orig.RequestURI
+		if i := strings.IndexByte(sent, '?'); i >= 0 {
+			sent = sent[:i]
+		}
+		if sent != "" && sent != "*" && sent[0] != '/' {
+			// Absolute form (GET http://host/path): judge its path part.
+			if u, err := orig.URL.Parse(sent); err == nil {
+				sent = u.EscapedPath()
+			}
+		}
+		if p := policy.CheckPath(sent); p != policy.PathOK {
+			return p
+		}
+	}
+	return policy.CheckPath(r.URL.EscapedPath())
+}
+
+// clientAddr returns Caddy's resolved client IP, which honours
+// trusted_proxies, and the address of the directly connected peer.
+func clientAddr(r *http.Request) (client, peer netip.Addr) {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	peer, _ = netip.ParseAddr(host)
+
+	if s, ok := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string); ok {
+		client, _ = netip.ParseAddr(s)
+	}
+	if !client.IsValid() {
+		client = peer
+	}
+	return client.Unmap(), peer.Unmap()
+}
+
+// requestPath returns the forwarded path without the query for audit
+// records and logs.
+func requestPath(r *http.Request) string {
+	return r.URL.EscapedPath()
+}

@@ -1,0 +1,153 @@
+package policy
+
+import "strings"
+
+// Path safety: the path a check authorized must be the path the upstream
+// serves. Proxies, frameworks and file servers disagree about dot segments,
+// encoded separators, backslashes and path parameters, and each
+// disagreement lets a request match one route here and reach another
+// resource upstream. CheckPath therefore rejects every path that more than
+// one reasonable server could read differently:
+//
+//   - a dot segment ("." or ".."), raw or percent-encoded in any case, at
+//     any level of repeated encoding ("%2e", "%252E");
+//   - an encoded slash or backslash ("%2F", "%5C", "%252F", ...);
+//   - a backslash, raw or encoded;
+//   - a NUL, raw or encoded, or any other ASCII control character;
+//   - a ';', raw or encoded, which some servers treat as a path parameter;
+//   - a malformed percent escape, or escapes nested more than
+//     maxDecodeDepth levels deep.
+
+// maxDecodeDepth bounds repeated decoding. A path still holding escapes
+// after this many rounds has no honest use.
+const maxDecodeDepth = 4
+
+// PathProblem names why CheckPath rejected a path. The text is safe to show
+// to clients.
+type PathProblem string
+
+const (
+	PathOK              PathProblem = ""
+	PathDotSegment      PathProblem = "the path contains a dot segment ('.' or '..'), raw or percent-encoded"
+	PathEncodedSlash    PathProblem = "the path contains an encoded slash or backslash"
+	PathBackslash       PathProblem = "the path contains a backslash"
+	PathControl         PathProblem = "the path contains a NUL or another control character"
+	PathSemicolon       PathProblem = "the path contains a ';'"
+	PathMalformedEscape PathProblem = "the path contains a malformed percent escape"
+	PathDeepEncoding    PathProblem = "the path is percent-encoded too many times"
+	PathNotAbsolute     PathProblem = "the path does not start with '/'"
+)
+
+// CheckPath inspects an escaped request path (without the query) and
+// returns PathOK when it is unambiguous. A path without '%' or '.' is
+// checked in one pass without allocating.
+func CheckPath(escaped string) PathProblem {
+	if escaped == "" || escaped[0] != '/' {
+		if escaped == "*" {
+			return PathOK // OPTIONS * is not a path to a resource
+		}
+		return PathNotAbsolute
+	}
+
+	hasEscape := false
+	for i := 0; i < len(escaped); i++ {
+		switch c := escaped[i]; {
+		case c == '\\':
+			return PathBackslash
+		case c == ';':
+			return PathSemicolon
+		case c < 0x20 || c == 0x7f:
+			return PathControl
+		case c == '%':
+			hasEscape = true
+		}
+	}
+
+	for seg := range strings.SplitSeq(escaped[1:], "/") {
+		if seg == "." || seg == ".." {
+			return PathDotSegment
+		}
+		if hasEscape && strings.IndexByte(seg, '%') >= 0 {
+			if p := checkEncodedSegment(seg); p != PathOK {
+				return p
+			}
+		}
+	}
+	return PathOK
+}
+
+// checkEncodedSegment decodes one segment repeatedly and rejects it when a
+// layer reveals a separator, a dangerous character or a dot segment.
+func checkEncodedSegment(seg string) PathProblem {
+	cur := seg
+	for depth := 0; ; depth++ {
+		decoded, changed, ok := unescapeOnce(cur)
+		if !ok {
+			if depth == 0 {
+				return PathMalformedEscape
+			}
+			// A '%' that a lower layer produced without valid hex after
+			// it is a literal percent sign: nothing more to decode.
+			return PathOK
+		}
+		if !changed {
+			return PathOK
+		}
+		if depth >= maxDecodeDepth {
+			return PathDeepEncoding
+		}
+
+		for i := 0; i < len(decoded); i++ {
+			switch c := decoded[i]; {
+			case c == '/':
+				return PathEncodedSlash
+			case c == '\\':
+				return PathEncodedSlash
+			case c == ';':
+				return PathSemicolon
+			case c < 0x20 || c == 0x7f:
+				return PathControl
+			}
+		}
+		if decoded == "." || decoded == ".." {
+			return PathDotSegment
+		}
+		cur = decoded
+	}
+}
+
+// unescapeOnce decodes every %XX escape of s once. ok is false when a '%'
+// is not followed by two hex digits.
+func unescapeOnce(s string) (out string, changed, ok bool) {
+	if strings.IndexByte(s, '%') < 0 {
+		return s, false, true
+	}
+	buf := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] != '%' {
+			buf = append(buf, s[i])
+			continue
+		}
+		if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+			return "", false, false
+		}
+		buf = append(buf, unhex(s[i+1])<<4|unhex(s[i+2]))
+		i += 2
+	}
+	return string(buf), true, true
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0'
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10
+	default:
+		return c - 'A' + 10
+	}
+}

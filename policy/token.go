@@ -1,0 +1,138 @@
+package policy
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+)
+
+// An API key token has the form "awra_<key id>_<secret>". The fixed prefix
+// lets secret scanners find leaked tokens and the key id gives an O(1)
+// lookup in the registry.
+const (
+	TokenPrefix = "awra_"
+
+	// MaxKeyIDLength is the longest key id accepted.
+	MaxKeyIDLength = 64
+
+	// MinSecretLength is the shortest secret part accepted in a token.
+	MinSecretLength = 32
+
+	// GeneratedSecretLength is the length of the secrets that NewToken
+	// creates: 43 base62 characters carry about 256 bits.
+	GeneratedSecretLength = 43
+
+	// maxSecretLength bounds the work done on a token from a request.
+	maxSecretLength = 256
+
+	// HashPrefix starts every stored token hash.
+	HashPrefix = "sha256:"
+)
+
+const base62Alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// ValidKeyID reports whether id is 1 to 64 characters of a-z, 0-9 and '-'.
+func ValidKeyID(id string) bool {
+	if len(id) == 0 || len(id) > MaxKeyIDLength {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func isBase62(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// ParseToken splits a token into its key id and secret. It returns ok=false
+// for anything that is not exactly "awra_<id>_<secret>" with a valid id and a
+// base62 secret of 32 to 256 characters. The key id cannot contain '_', so
+// the first '_' after the prefix ends it. ParseToken does not allocate.
+func ParseToken(token string) (keyID, secret string, ok bool) {
+	if len(token) <= len(TokenPrefix) || token[:len(TokenPrefix)] != TokenPrefix {
+		return "", "", false
+	}
+	rest := token[len(TokenPrefix):]
+
+	sep := -1
+	for i := 0; i < len(rest) && i <= MaxKeyIDLength; i++ {
+		if rest[i] == '_' {
+			sep = i
+			break
+		}
+	}
+	if sep <= 0 {
+		return "", "", false
+	}
+
+	keyID, secret = rest[:sep], rest[sep+1:]
+	if !ValidKeyID(keyID) || len(secret) < MinSecretLength || len(secret) > maxSecretLength || !isBase62(secret) {
+		return "", "", false
+	}
+	return keyID, secret, true
+}
+
+// HashToken returns the SHA-256 digest of the whole token. The registry
+// stores this digest, never the token.
+func HashToken(token string) [sha256.Size]byte {
+	return sha256.Sum256([]byte(token))
+}
+
+// FormatHash renders a digest the way the keys file stores it:
+// "sha256:" followed by 64 lower-case hex digits.
+func FormatHash(sum [sha256.Size]byte) string {
+	return HashPrefix + hex.EncodeToString(sum[:])
+}
+
+// ParseHash reads a stored "sha256:<hex>" digest.
+func ParseHash(s string) ([sha256.Size]byte, error) {
+	var sum [sha256.Size]byte
+	if len(s) != len(HashPrefix)+2*sha256.Size || s[:len(HashPrefix)] != HashPrefix {
+		return sum, errors.New("must be 'sha256:' followed by 64 hex digits")
+	}
+	if _, err := hex.Decode(sum[:], []byte(s[len(HashPrefix):])); err != nil {
+		return sum, fmt.Errorf("must be 'sha256:' followed by 64 hex digits: %w", err)
+	}
+	return sum, nil
+}
+
+// NewToken creates a token for keyID with a fresh random secret from
+// crypto/rand. Show it to the user once and store only HashToken of it.
+func NewToken(keyID string) (string, error) {
+	if !ValidKeyID(keyID) {
+		return "", fmt.Errorf("invalid key id '%s': use 1 to %d characters of a-z, 0-9 and '-'", keyID, MaxKeyIDLength)
+	}
+
+	// Rejection sampling keeps every base62 character equally likely:
+	// bytes of 248 and above would favour the first eight characters.
+	secret := make([]byte, 0, GeneratedSecretLength)
+	buf := make([]byte, 64)
+	for len(secret) < GeneratedSecretLength {
+		if _, err := rand.Read(buf); err != nil {
+			return "", fmt.Errorf("reading random bytes: %w", err)
+		}
+		for _, b := range buf {
+			if b >= 248 {
+				continue
+			}
+			secret = append(secret, base62Alphabet[b%62])
+			if len(secret) == GeneratedSecretLength {
+				break
+			}
+		}
+	}
+	return TokenPrefix + keyID + "_" + string(secret), nil
+}
