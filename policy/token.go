@@ -88,6 +88,13 @@ func ParseToken(token string) (keyID, secret string, ok bool) {
 // HashToken returns the SHA-256 digest of the whole token. The registry
 // stores this digest, never the token.
 func HashToken(token string) [sha256.Size]byte {
+	// Copying into a stack buffer avoids the heap allocation of a
+	// []byte conversion for every token of a valid length.
+	var buf [len(TokenPrefix) + MaxKeyIDLength + 1 + maxSecretLength]byte
+	if len(token) <= len(buf) {
+		n := copy(buf[:], token)
+		return sha256.Sum256(buf[:n])
+	}
 	return sha256.Sum256([]byte(token))
 }
 

@@ -1,0 +1,166 @@
+package audit
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+)
+
+// Defaults of Config.
+const (
+	DefaultStream        = "awra:audit"
+	DefaultMaxLen        = 1_000_000
+	DefaultQueueCapacity = 65536
+	DefaultQueueBytes    = 64 << 20
+	DefaultBatchSize     = 512
+	DefaultRetention     = 10 * time.Minute
+	DefaultRedisTimeout  = 2 * time.Second
+	DefaultMinBackoff    = 100 * time.Millisecond
+	DefaultMaxBackoff    = 5 * time.Second
+	DefaultPollInterval  = time.Second
+	DefaultLockTimeout   = time.Second
+)
+
+// SpoolFileName is the name of the spool database inside Config.SpoolDir.
+const SpoolFileName = "audit.db"
+
+// WatermarkSuffix is appended to the stream name to form the key of the
+// Redis hash that maps each instance to the highest seq in the stream.
+const WatermarkSuffix = ":watermark"
+
+// Config configures a Pipeline. The zero value of every field except
+// SpoolDir and ChainKey selects its default.
+type Config struct {
+	// RedisURL is the Redis server the stream lives on, as a redis:// or
+	// rediss:// URL. Empty with a nil Client means spool only: events are
+	// kept on local disk and never deleted, so the spool grows without
+	// bound.
+	RedisURL string
+
+	// Client, when set, is used instead of RedisURL and is not closed by
+	// the pipeline. A client made from RedisURL has go-redis retries
+	// turned off and RedisTimeout for dialing, reads and writes; the
+	// publisher retries with its own backoff. A shared client's retries
+	// are harmless because publishing is idempotent.
+	Client redis.UniversalClient
+
+	// Stream is the Redis stream key. Default "awra:audit".
+	Stream string
+
+	// MaxLen caps the stream length with approximate trimming (XADD MAXLEN
+	// ~), counted in entries of all instances. Default 1,000,000.
+	MaxLen int64
+
+	// SpoolDir is the directory of the spool file; it is created with mode
+	// 0700 if missing. Required. Only one Pipeline may use a directory at
+	// a time.
+	SpoolDir string
+
+	// ChainKey is the HMAC-SHA256 key of the hash chains: at least 16 bytes,
+	// 32 random bytes recommended. Required. It is never logged.
+	ChainKey []byte
+
+	// QueueCapacity is the maximum number of events waiting for the
+	// writer. Default 65536.
+	QueueCapacity int
+
+	// QueueBytes is the maximum approximate memory of the events waiting
+	// for the writer, in bytes. Default 64 MiB.
+	QueueBytes int64
+
+	// BatchSize is the maximum number of events per spool transaction and
+	// per Redis round trip. Default 512.
+	BatchSize int
+
+	// Retention is how long published events stay in the spool, so that
+	// entries a Redis failover lost in that window can be sent again.
+	// Default 10 minutes.
+	Retention time.Duration
+
+	// Instance names this gateway in its chains. Default: the host name
+	// and a short hash of the absolute spool directory. A new spool file
+	// appends a random epoch ("-" and 8 hex digits) and stores the result,
+	// which stays the chain's instance id for the life of that file.
+	Instance string
+
+	// Logger receives state changes and errors. Default: no logging.
+	Logger *zap.Logger
+
+	// Now is the pipeline clock. Default time.Now.
+	Now func() time.Time
+
+	// RedisTimeout bounds dialing, each read and write, and each publish
+	// round trip. Default 2 seconds.
+	RedisTimeout time.Duration
+
+	// MinBackoff and MaxBackoff bound the jittered, doubling delay between
+	// publish attempts while Redis fails. Defaults 100 ms and 5 s.
+	MinBackoff time.Duration
+	MaxBackoff time.Duration
+
+	// PollInterval is how often the publisher looks for work when the
+	// writer has not signalled any, and how often it prunes the spool.
+	// Default 1 second.
+	PollInterval time.Duration
+
+	// LockTimeout is how long Open waits for the spool file lock held by
+	// another process before it fails. Default 1 second.
+	LockTimeout time.Duration
+}
+
+// withDefaults returns c with defaults filled in, or an error naming the
+// first invalid field.
+func (c Config) withDefaults() (Config, error) {
+	if c.SpoolDir == "" {
+		return c, errors.New("audit spool_dir is empty: set it to a writable directory")
+	}
+	if err := checkChainKey(c.ChainKey); err != nil {
+		return c, err
+	}
+
+	setDefault(&c.Stream, DefaultStream)
+	setDefault(&c.MaxLen, DefaultMaxLen)
+	setDefault(&c.QueueCapacity, DefaultQueueCapacity)
+	setDefault(&c.QueueBytes, DefaultQueueBytes)
+	setDefault(&c.BatchSize, DefaultBatchSize)
+	setDefault(&c.Retention, DefaultRetention)
+	setDefault(&c.RedisTimeout, DefaultRedisTimeout)
+	setDefault(&c.MinBackoff, DefaultMinBackoff)
+	setDefault(&c.MaxBackoff, DefaultMaxBackoff)
+	setDefault(&c.PollInterval, DefaultPollInterval)
+	setDefault(&c.LockTimeout, DefaultLockTimeout)
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+
+	switch {
+	case c.MaxLen < 0:
+		return c, fmt.Errorf("audit max_len is %d, want a positive number of entries", c.MaxLen)
+	case c.QueueCapacity < 0:
+		return c, fmt.Errorf("audit queue capacity is %d, want a positive number of events", c.QueueCapacity)
+	case c.QueueBytes < 0:
+		return c, fmt.Errorf("audit queue byte limit is %d, want a positive number of bytes", c.QueueBytes)
+	case c.BatchSize < 0:
+		return c, fmt.Errorf("audit batch size is %d, want a positive number of events", c.BatchSize)
+	case c.Retention < 0:
+		return c, fmt.Errorf("audit retention is %v, want a positive duration", c.Retention)
+	case c.RedisTimeout < 0, c.MinBackoff < 0, c.PollInterval < 0, c.LockTimeout < 0:
+		return c, errors.New("audit timeouts and intervals must be positive durations")
+	case c.MaxBackoff < c.MinBackoff:
+		return c, fmt.Errorf("audit max backoff %v is below min backoff %v: raise the max", c.MaxBackoff, c.MinBackoff)
+	}
+	return c, nil
+}
+
+func setDefault[T comparable](field *T, value T) {
+	var zero T
+	if *field == zero {
+		*field = value
+	}
+}

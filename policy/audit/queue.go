@@ -1,0 +1,49 @@
+package audit
+
+// Enqueue hands ev to the writer without blocking and without I/O. It
+// returns false and counts a drop when the queue holds QueueCapacity events
+// or QueueBytes bytes, or when Close has been called; the writer later
+// records the queue drops in an events_dropped gap event. Enqueue on a nil
+// Pipeline or with a nil event returns false and counts nothing.
+//
+// When Enqueue returns true the pipeline owns ev: the writer fills V,
+// Instance, Seq, PrevHash and Hash (and TS when it is zero), so the caller
+// must neither read nor change ev afterwards. When it returns false the
+// caller keeps ev.
+//
+// Enqueue is safe for concurrent use. It takes no lock: a few atomic
+// operations and a non-blocking channel send, with no allocation.
+func (p *Pipeline) Enqueue(ev *Event) bool {
+	if p == nil || ev == nil {
+		return false
+	}
+
+	// inflight lets Close wait for calls that passed the closed check.
+	p.inflight.Add(1)
+	if p.closed.Load() {
+		p.inflight.Add(-1)
+		p.counters.dropClosed.Add(1)
+		return false
+	}
+
+	size := ev.approxSize()
+	if p.queuedBytes.Add(size) > p.cfg.QueueBytes {
+		p.queuedBytes.Add(-size)
+		p.inflight.Add(-1)
+		p.counters.dropBytes.Add(1)
+		return false
+	}
+	ev.queuedSize = size
+
+	select {
+	case p.queue <- ev:
+		p.counters.enqueued.Add(1)
+		p.inflight.Add(-1)
+		return true
+	default:
+		p.queuedBytes.Add(-size)
+		p.inflight.Add(-1)
+		p.counters.dropFull.Add(1)
+		return false
+	}
+}

@@ -1,0 +1,179 @@
+package audit
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/awra/awragate/policy"
+	"go.uber.org/zap"
+)
+
+// runWriter is the single writer: it takes batches from the queue and
+// commits them to the spool until Close, then drains the queue.
+func (p *Pipeline) runWriter() {
+	defer close(p.writerDone)
+
+	batch := make([]*Event, 0, p.cfg.BatchSize+1)
+	tick := time.NewTicker(p.cfg.PollInterval)
+	defer tick.Stop()
+
+	for {
+		select {
+		case ev := <-p.queue:
+			batch = p.takeMore(append(batch[:0], ev))
+			p.writeBatch(batch, declareDue)
+
+		case <-tick.C:
+			// Declares drops that happened after the last batch was taken.
+			p.writeBatch(batch[:0], declareDue)
+
+		case <-p.stopWriter:
+			for {
+				batch = p.takeMore(batch[:0])
+				if len(batch) == 0 {
+					break
+				}
+				p.writeBatch(batch, declareDue)
+			}
+			p.writeBatch(batch[:0], declareNow)
+			return
+		}
+	}
+}
+
+// takeMore fills batch from the queue without waiting, up to BatchSize.
+func (p *Pipeline) takeMore(batch []*Event) []*Event {
+	for len(batch) < p.cfg.BatchSize {
+		select {
+		case ev := <-p.queue:
+			batch = append(batch, ev)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// declareMode says whether appendEvents adds an events_dropped gap event.
+type declareMode int
+
+const (
+	declareNone declareMode = iota // never: the caller is not the writer
+	declareDue                     // when drops are pending and the last gap event is PollInterval old
+	declareNow                     // when drops are pending
+)
+
+// writeBatch releases the batch's share of the byte budget and commits it,
+// with a gap event for undeclared drops as mode allows. A failed commit
+// loses the batch, which is then counted as dropped and declared by a later
+// gap event.
+func (p *Pipeline) writeBatch(batch []*Event, mode declareMode) {
+	var size int64
+	for _, ev := range batch {
+		size += ev.queuedSize
+	}
+	p.queuedBytes.Add(-size)
+
+	err := p.appendEvents(batch, mode)
+	switch {
+	case err != nil:
+		p.counters.dropSpool.Add(uint64(len(batch)))
+		if !p.spoolFailing {
+			p.spoolFailing = true
+			p.log.Error("writing audit events to the spool failed; dropping them until writes succeed",
+				zap.String("spool", p.spool.path), zap.Int("events", len(batch)), zap.Error(err))
+		}
+	case p.spoolFailing:
+		p.spoolFailing = false
+		p.log.Info("writing audit events to the spool works again", zap.String("spool", p.spool.path))
+	}
+	clear(batch)
+}
+
+// appendEvents assigns seq and chain link to events and commits them to
+// the spool in one transaction. As mode allows, it adds an events_dropped
+// gap event when drops happened since the last one; under sustained
+// overload that is at most one gap event per PollInterval. On error the
+// chain state is unchanged, so the next commit reuses the seqs.
+func (p *Pipeline) appendEvents(events []*Event, mode declareMode) error {
+	p.chainMu.Lock()
+	defer p.chainMu.Unlock()
+
+	now := p.cfg.Now()
+	full, bytes, spoolErr := p.declaredFull, p.declaredBytes, p.declaredSpool
+	gap := false
+	if mode == declareNow || (mode == declareDue && now.Sub(p.lastGapAt) >= p.cfg.PollInterval) {
+		full = p.counters.dropFull.Load()
+		bytes = p.counters.dropBytes.Load()
+		spoolErr = p.counters.dropSpool.Load()
+		if full != p.declaredFull || bytes != p.declaredBytes || spoolErr != p.declaredSpool {
+			events = append(events, p.gapEvent(full-p.declaredFull, bytes-p.declaredBytes, spoolErr-p.declaredSpool))
+			gap = true
+		}
+	}
+	if len(events) == 0 {
+		return nil
+	}
+
+	seq, prev := p.lastSeq, p.lastHash
+	at := now.UnixNano()
+	buf, recs := p.recBuf[:0], p.recs[:0]
+	for _, ev := range events {
+		seq++
+		ev.V, ev.Instance, ev.Seq, ev.PrevHash = SchemaVersion, p.instance, seq, prev
+		if ev.TS.IsZero() {
+			ev.TS = now
+		}
+		v := ev.values()
+		ev.Hash = p.hasher.sum(&v)
+		v[fieldHash] = ev.Hash
+		prev = ev.Hash
+
+		// Earlier records keep pointing at the old array if buf grows.
+		start := len(buf)
+		buf = encodeRecord(buf, at, &v)
+		recs = append(recs, pendingRecord{seq: seq, data: buf[start:len(buf):len(buf)]})
+	}
+
+	size, err := p.spool.appendBatch(recs, seq, prev)
+	clear(recs)
+	p.recBuf, p.recs = buf[:0], recs[:0]
+	if err != nil {
+		return err
+	}
+
+	p.lastSeq, p.lastHash = seq, prev
+	p.declaredFull, p.declaredBytes, p.declaredSpool = full, bytes, spoolErr
+	if gap {
+		p.lastGapAt = now
+	}
+	p.counters.spooled.Add(uint64(len(events)))
+	p.counters.lastSeq.Store(seq)
+	p.counters.spoolBytes.Store(size)
+	p.counters.oldestUnpublished.CompareAndSwap(0, at)
+
+	select {
+	case p.notify <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// gapEvent returns the events_dropped note for drops since the last one.
+func (p *Pipeline) gapEvent(full, bytes, spoolErr uint64) *Event {
+	total := full + bytes + spoolErr
+	p.log.Warn("audit events were dropped",
+		zap.Uint64("queue_full", full), zap.Uint64("queue_bytes", bytes), zap.Uint64("spool_error", spoolErr))
+	return p.noteEvent(ReasonEventsDropped,
+		fmt.Sprintf("dropped=%d queue_full=%d queue_bytes=%d spool_error=%d", total, full, bytes, spoolErr))
+}
+
+// noteEvent returns an event of module audit about the pipeline itself.
+func (p *Pipeline) noteEvent(reason policy.Reason, detail string) *Event {
+	return &Event{
+		Module:   ModuleAudit,
+		Decision: DecisionDeny,
+		Reason:   reason,
+		Detail:   detail,
+	}
+}

@@ -1,0 +1,138 @@
+package policy
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+)
+
+func TestCheckPath(t *testing.T) {
+	tests := []struct {
+		path string
+		want PathProblem
+	}{
+		{"/api/inventory/items", PathOK},
+		{"/api/inventory/items/42", PathOK},
+		{"/", PathOK},
+		{"*", PathOK},
+		{"/api/inventory/q1%20report.csv", PathOK},
+		{"/api/inventory/caf%C3%A9", PathOK},
+		{"/api/inventory/.well-known", PathOK},
+		{"/api/inventory/...", PathOK},
+		{"/api/inventory/a..b", PathOK},
+		{"/api/inventory/%2e%2e%2e", PathOK},
+		{"/api/inventory/100%25", PathOK},
+		// A literal percent sign decoded from %25 that is not an escape.
+		{"/api/inventory/%25zz", PathOK},
+		{"/api//inventory", PathOK},
+
+		{"/api/inventory/../sales", PathDotSegment},
+		{"/api/inventory/./items", PathDotSegment},
+		{"/api/inventory/..", PathDotSegment},
+		{"/api/inventory/.", PathDotSegment},
+		{"/../etc/passwd", PathDotSegment},
+		{"/api/inventory/%2e%2e/sales", PathDotSegment},
+		{"/api/inventory/%2E%2E/sales", PathDotSegment},
+		{"/api/inventory/%2E%2e/sales", PathDotSegment},
+		{"/api/inventory/.%2e/sales", PathDotSegment},
+		{"/api/inventory/%2e./sales", PathDotSegment},
+		{"/api/inventory/%2e/sales", PathDotSegment},
+		{"/api/inventory/%252e%252e/sales", PathDotSegment},
+		{"/api/inventory/%25252e%25252e/sales", PathDotSegment},
+
+		{"/api/inventory%2Fsales", PathEncodedSlash},
+		{"/api/inventory%2fsales", PathEncodedSlash},
+		{"/api/inventory%5Csales", PathEncodedSlash},
+		{"/api/inventory%5csales", PathEncodedSlash},
+		{"/api/inventory%252Fsales", PathEncodedSlash},
+		{"/api/inventory%252fsales", PathEncodedSlash},
+		{"/api/inventory/%2e%2e%2fsales", PathEncodedSlash},
+
+		{`/api/inventory\..\sales`, PathBackslash},
+		{`/api\inventory`, PathBackslash},
+
+		{"/api/inventory/%00", PathControl},
+		{"/api/inventory/%2500", PathControl},
+		{"/api/inventory/a\x00b", PathControl},
+		{"/api/inventory/a\tb", PathControl},
+		{"/api/inventory/%0d%0a", PathControl},
+
+		{"/api/inventory;jsessionid=1", PathSemicolon},
+		{"/api/inventory/..;/sales", PathSemicolon},
+		{"/api/inventory%3B/sales", PathSemicolon},
+		{"/api/inventory%3b/sales", PathSemicolon},
+		{"/api/inventory%253B/sales", PathSemicolon},
+
+		{"/api/inventory/%zz", PathMalformedEscape},
+		{"/api/inventory/%2", PathMalformedEscape},
+		{"/api/inventory/%", PathMalformedEscape},
+
+		{"/a%2525252525", PathDeepEncoding},
+		{"", PathNotAbsolute},
+		{"api/inventory", PathNotAbsolute},
+	}
+	for _, tt := range tests {
+		if got := CheckPath(tt.path); got != tt.want {
+			t.Errorf("CheckPath(%q) = %q, want %q", tt.path, got, tt.want)
+		}
+	}
+}
+
+func TestCheckPathAllocations(t *testing.T) {
+	allocs := testing.AllocsPerRun(100, func() {
+		CheckPath("/api/inventory/items/42?")
+	})
+	if allocs != 0 {
+		t.Errorf("CheckPath of a plain path allocated %v times, want 0", allocs)
+	}
+}
+
+// FuzzCheckPath asserts the safety property: whatever CheckPath accepts,
+// resolving its dot segments changes nothing, at any level of decoding, so
+// every server that decodes and cleans the path sees the same path.
+func FuzzCheckPath(f *testing.F) {
+	for _, seed := range []string{
+		"/api/inventory/items", "/a/../b", "/a/%2e%2e/b", "/a/%252e%252E/b", "/a%2fb", "/a%5Cb",
+		`/a\b`, "/a;b", "/a%00", "/%", "/a%25zz", "/caf%C3%A9", "/.well-known/x",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, path string) {
+		if CheckPath(path) != PathOK || path == "*" {
+			return
+		}
+		cur := path
+		for range maxDecodeDepth + 1 {
+			for seg := range strings.SplitSeq(cur, "/") {
+				if seg == "." || seg == ".." {
+					t.Fatalf("CheckPath(%q) = ok, but a decoded layer %q has a dot segment", path, cur)
+				}
+			}
+			if strings.ContainsAny(cur, "\\;\x00") {
+				t.Fatalf("CheckPath(%q) = ok, but a decoded layer %q has a backslash, ';' or NUL", path, cur)
+			}
+			dec, err := url.PathUnescape(cur)
+			if err != nil || dec == cur {
+				return
+			}
+			if strings.Count(dec, "/") != strings.Count(cur, "/") {
+				t.Fatalf("CheckPath(%q) = ok, but decoding %q adds a '/'", path, cur)
+			}
+			cur = dec
+		}
+	})
+}
+
+func BenchmarkCheckPath(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		CheckPath("/api/inventory/items/42/movements")
+	}
+}
+
+func BenchmarkCheckPathEscaped(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		CheckPath("/api/inventory/q1%20report%2Bfinal.csv")
+	}
+}
