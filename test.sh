@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs awragate's whole test suite: vet, unit and integration tests against
+# real redis-server processes that the tests start themselves, and a short
+# run of every fuzz target. Usage: ./test.sh [--no-fuzz]
+set -euo pipefail
+cd "$(dirname "$0")"
+
+fuzz=1
+for arg in "$@"; do
+	case "$arg" in
+	--no-fuzz) fuzz=0 ;;
+	*) echo "test.sh: unknown argument '$arg'; the only option is --no-fuzz" >&2; exit 2 ;;
+	esac
+done
+
+if ! command -v go >/dev/null 2>&1; then
+	echo "test.sh: Go is not installed; install Go 1.26 from https://go.dev/dl/ and retry" >&2
+	exit 1
+fi
+
+# The tests start their own redis-server on free loopback ports.
+if ! command -v redis-server >/dev/null 2>&1; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+		echo "test.sh: redis-server is missing; installing Debian's redis-server package" >&2
+		apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+		# The package may start a service on 6379; the tests do not use it.
+	else
+		echo "test.sh: redis-server is missing; install it with: sudo apt-get install -y redis-server" >&2
+		exit 1
+	fi
+fi
+
+echo "== go vet"
+go vet ./...
+
+echo "== go test"
+go test -count=1 -timeout 12m ./...
+
+if [ "$fuzz" = 1 ]; then
+	echo "== fuzz (short runs; the committed corpora replay in go test above)"
+	# Each target runs alone because go test -fuzz takes one target at a time.
+	go list -f '{{.ImportPath}} {{.Dir}}' ./... | while read -r pkg dir; do
+		grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | while read -r target; do
+			echo "-- $pkg $target"
+			go test -run='^$' -fuzz="^${target}\$" -fuzztime=5s "$pkg" >/dev/null
+		done
+	done
+fi
+echo "== all tests passed"
