@@ -8,6 +8,7 @@ import (
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
 	_ "github.com/awra/awragate/modules/awra"
+	_ "github.com/awra/awragate/modules/commands"
 )
 
 func main() {

@@ -91,7 +91,7 @@ func ParseRate(s string) (float64, error) {
 		return 0, fmt.Errorf("invalid rate '%s': write it as N/s, N/m or N/h, for example 20/s", s)
 	}
 	n, err := strconv.ParseFloat(num, 64)
-	if err != nil || n <= 0 || n > 1e9 {
+	if err != nil || !(n > 0 && n <= 1e9) { // the negated form also rejects NaN
 		return 0, fmt.Errorf("invalid rate '%s': N must be a positive number, for example 20/s", s)
 	}
 	switch unit {

@@ -1,7 +1,9 @@
 package keystore
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/awra/awragate/policy"
@@ -20,7 +22,7 @@ type CreateOptions struct {
 	// ID is the key id: 1 to 64 characters of a-z, 0-9 and '-'.
 	ID string
 
-	// Scopes are "resource:action" grants; either part may be "*".
+	// Scopes are "resource:action" grants. Either part may be "*".
 	Scopes []string
 
 	// AllowedCIDRs are the networks the key may be used from, IPv4 or
@@ -32,7 +34,8 @@ type CreateOptions struct {
 	IPException string
 
 	// ExpiresIn is the key's lifetime from creation. Zero means
-	// DefaultExpiresIn (90 days); the maximum is MaxExpiresIn (3650 days).
+	// DefaultExpiresIn (90 days), and the maximum is MaxExpiresIn (3650
+	// days).
 	ExpiresIn time.Duration
 
 	// RateLimit is the key's token bucket. Nil means no per-key limit.
@@ -69,7 +72,7 @@ func (o *CreateOptions) record(now time.Time) (policy.KeyRecord, error) {
 	}
 
 	if len(o.Scopes) == 0 {
-		return policy.KeyRecord{}, &OptionError{"Scopes", fmt.Errorf("no scope given: grant at least one scope such as inventory:read")}
+		return policy.KeyRecord{}, &OptionError{"Scopes", errors.New("missing scopes: grant at least one scope such as inventory:read")}
 	}
 	for _, s := range o.Scopes {
 		if err := policy.ValidateScope(s); err != nil {
@@ -78,7 +81,7 @@ func (o *CreateOptions) record(now time.Time) (policy.KeyRecord, error) {
 	}
 
 	if len(o.AllowedCIDRs) == 0 {
-		return policy.KeyRecord{}, &OptionError{"AllowedCIDRs", fmt.Errorf("no network given: list the networks the key may be used from; to allow every address, list 0.0.0.0/0 and ::/0")}
+		return policy.KeyRecord{}, &OptionError{"AllowedCIDRs", errors.New("missing networks: list the networks the key may be used from, or 0.0.0.0/0 and ::/0 to allow every address")}
 	}
 	cidrs := make([]string, 0, len(o.AllowedCIDRs))
 	for _, c := range o.AllowedCIDRs {
@@ -99,8 +102,14 @@ func (o *CreateOptions) record(now time.Time) (policy.KeyRecord, error) {
 
 	var rl *policy.RateLimit
 	if o.RateLimit != nil {
-		if _, err := policy.ParseRate(o.RateLimit.Rate); err != nil {
+		perSecond, err := policy.ParseRate(o.RateLimit.Rate)
+		if err != nil {
 			return policy.KeyRecord{}, &OptionError{"RateLimit.Rate", err}
+		}
+		// NOTE: policy.ParseRate accepts "NaN/s" because NaN fails every
+		// comparison, so it is rejected here until the parser does.
+		if math.IsNaN(perSecond) {
+			return policy.KeyRecord{}, &OptionError{"RateLimit.Rate", fmt.Errorf("invalid rate '%s': N must be a positive number, for example 20/s", o.RateLimit.Rate)}
 		}
 		if o.RateLimit.Burst < 1 {
 			return policy.KeyRecord{}, &OptionError{"RateLimit.Burst", fmt.Errorf("invalid burst '%d': use a whole number of at least 1", o.RateLimit.Burst)}

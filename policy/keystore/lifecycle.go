@@ -80,7 +80,7 @@ func (s *Store) Rotate(id string, grace time.Duration, now time.Time) (token str
 		}
 
 		end := now.Add(grace)
-		kept := make([]policy.SecretHash, 0, len(k.Secrets)+1)
+		valid := make([]policy.SecretHash, 0, len(k.Secrets)+1)
 		for _, sec := range k.Secrets {
 			if grace == 0 || sec.NotAfter != nil && !sec.NotAfter.After(now) {
 				continue
@@ -88,9 +88,9 @@ func (s *Store) Rotate(id string, grace time.Duration, now time.Time) (token str
 			if sec.NotAfter == nil || sec.NotAfter.After(end) {
 				sec.NotAfter = &end
 			}
-			kept = append(kept, sec)
+			valid = append(valid, sec)
 		}
-		k.Secrets = append(kept, policy.SecretHash{
+		k.Secrets = append(valid, policy.SecretHash{
 			Hash:      policy.FormatHash(policy.HashToken(token)),
 			CreatedAt: now,
 		})

@@ -45,7 +45,7 @@ func lockFile(path string, timeout time.Duration) (*fileLock, error) {
 		}
 		if time.Now().After(deadline) {
 			f.Close()
-			return nil, fmt.Errorf("timed out after %s waiting for lock file '%s': another 'awragate keys' command holds it; retry when it has finished", timeout, path)
+			return nil, fmt.Errorf("timed out after %s waiting for lock file '%s': another 'awragate keys' command holds it, so retry when that command has finished", timeout, path)
 		}
 		time.Sleep(lockPollInterval)
 	}

@@ -116,6 +116,7 @@ func TestCreateRejectsInvalidOptions(t *testing.T) {
 		{"negative lifetime", func(o *CreateOptions) { o.ExpiresIn = -time.Hour }, "ExpiresIn", "more than zero"},
 		{"lifetime too long", func(o *CreateOptions) { o.ExpiresIn = MaxExpiresIn + time.Second }, "ExpiresIn", "at most 3650 days"},
 		{"bad rate", func(o *CreateOptions) { o.RateLimit = &policy.RateLimit{Rate: "20", Burst: 1} }, "RateLimit.Rate", "invalid rate '20'"},
+		{"NaN rate", func(o *CreateOptions) { o.RateLimit = &policy.RateLimit{Rate: "NaN/s", Burst: 1} }, "RateLimit.Rate", "'NaN/s'"},
 		{"zero rate", func(o *CreateOptions) { o.RateLimit = &policy.RateLimit{Rate: "0/s", Burst: 1} }, "RateLimit.Rate", "'0/s'"},
 		{"zero burst", func(o *CreateOptions) { o.RateLimit = &policy.RateLimit{Rate: "1/s"} }, "RateLimit.Burst", "at least 1"},
 		{"negative burst", func(o *CreateOptions) { o.RateLimit = &policy.RateLimit{Rate: "1/s", Burst: -3} }, "RateLimit.Burst", "'-3'"},

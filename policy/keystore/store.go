@@ -2,7 +2,7 @@
 // watches. Every edit takes an exclusive lock, re-reads the file, validates
 // the whole result as the gateway would, and replaces the file atomically,
 // so concurrent edits from goroutines or processes on one host lose nothing
-// and the gateway never sees a half-written file.
+// and the gateway never reads a half-written file.
 //
 // The package imports nothing from Caddy and takes the current time as a
 // parameter.
@@ -36,7 +36,7 @@ const fileMode = 0o600
 // goroutines and by processes on the same host.
 //
 // NOTE: flock(2) does not exclude processes on different hosts that share
-// the file over NFS; edit a shared keys file from one host only.
+// the file over NFS, so edit a shared keys file from one host only.
 type Store struct {
 	// Path is the keys file. The lock file is Path + ".lock", beside it.
 	// If Path is a symbolic link, edits replace the file it points to.
@@ -59,9 +59,9 @@ func Update(path string, change func(*policy.KeysFile) error) error {
 }
 
 // Load reads and validates the keys file without taking the lock: edits
-// replace the file in one rename, so Load sees either the old or the new
+// replace the file in one rename, so Load reads either the old or the new
 // file. A missing file is an error that satisfies errors.Is(err,
-// fs.ErrNotExist) and says how to create the file.
+// fs.ErrNotExist) and tells how to create the file.
 func (s *Store) Load() (*policy.KeysFile, error) {
 	f, _, err := s.read()
 	return f, err
@@ -150,7 +150,7 @@ func (s *Store) read() (*policy.KeysFile, os.FileInfo, error) {
 	return readFile(s.Path)
 }
 
-// notExistError reports a missing keys file and says how to create one.
+// notExistError reports a missing keys file and how to create one.
 type notExistError struct {
 	path string
 }
@@ -215,8 +215,8 @@ func writeAtomic(path string, data []byte, old os.FileInfo) (err error) {
 		}
 	}()
 
-	// CreateTemp already uses 0600; Chmod makes the mode independent of
-	// that detail.
+	// CreateTemp already uses 0600, but Chmod keeps the mode independent
+	// of that detail.
 	if err := tmp.Chmod(fileMode); err != nil {
 		return fmt.Errorf("setting the mode of '%s': %w", tmp.Name(), err)
 	}
