@@ -113,6 +113,9 @@ func ParseKeysFile(data []byte) (*KeysFile, error) {
 
 	var f KeysFile
 	if err := dec.Decode(&f); err != nil {
+		if where := locateDecodeError(data); where != "" {
+			return nil, fmt.Errorf("decoding keys file: %s: %w", where, err)
+		}
 		return nil, fmt.Errorf("decoding keys file: %w", err)
 	}
 	if dec.More() {
@@ -137,6 +140,35 @@ func ParseKeysFile(data []byte) (*KeysFile, error) {
 		seen[k.ID] = i
 	}
 	return &f, nil
+}
+
+// locateDecodeError finds the key whose record fails strict decoding, so
+// that an unknown or mistyped field is reported with the key that holds
+// it. It returns "" when the document is not even loosely valid JSON or no
+// single key is at fault.
+func locateDecodeError(data []byte) string {
+	var loose struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if json.Unmarshal(data, &loose) != nil {
+		return ""
+	}
+	for i, raw := range loose.Keys {
+		dec := json.NewDecoder(strings.NewReader(string(raw)))
+		dec.DisallowUnknownFields()
+		var rec KeyRecord
+		if dec.Decode(&rec) == nil {
+			continue
+		}
+		var named struct {
+			ID string `json:"id"`
+		}
+		if json.Unmarshal(raw, &named) == nil && ValidKeyID(named.ID) {
+			return fmt.Sprintf("key '%s'", named.ID)
+		}
+		return fmt.Sprintf("key #%d", i+1)
+	}
+	return ""
 }
 
 // Validate checks one record and returns an error naming the field at fault.

@@ -210,7 +210,7 @@ func TestParseKeysFileErrors(t *testing.T) {
 	}{
 		{"bad JSON", `{"version":1,"keys":[`, []string{"decoding keys file"}},
 		{"trailing data", validDoc + `{}`, []string{"after the JSON document"}},
-		{"unknown field", encode(func(m map[string]any) { m["scope"] = "x" }), []string{"unknown field", "scope"}},
+		{"unknown field", encode(func(m map[string]any) { m["scope"] = "x" }), []string{"'valid'", "unknown field", "scope"}},
 		{"bad version", `{"version":2,"keys":[]}`, []string{"version 2"}},
 		{"bad CIDR", encode(func(m map[string]any) { m["allowed_cidrs"] = []string{"10.0.0.1/8"} }), []string{"'valid'", "allowed_cidrs", "10.0.0.1/8"}},
 		{"no CIDR", encode(func(m map[string]any) { m["allowed_cidrs"] = []string{} }), []string{"'valid'", "allowed_cidrs", "0.0.0.0/0"}},

@@ -17,14 +17,17 @@ func init() {
 	caddy.RegisterModule(APIKey{})
 }
 
+// defaultKeyHeader is read on every route, in canonical form.
+const defaultKeyHeader = "X-Api-Key"
+
 // APIKey admits a request only when it carries a valid API key from the
 // awra app's registry that holds every required scope, is active and
 // unexpired, is used from one of its allowed networks and is within its
 // rate limit.
 //
-// The key is read from "Authorization: Bearer <token>" or from the key
-// header (X-API-Key by default). On allow, the credential headers and any
-// X-Awra-* headers sent by the client are removed, and the upstream
+// The key is read from "Authorization: Bearer <token>", from X-API-Key or
+// from the route's own key header. On allow, the credential headers and
+// any X-Awra-* headers sent by the client are removed, and the upstream
 // receives X-Awra-Key-Id, X-Awra-Scopes and X-Awra-Request-Id instead.
 //
 // Before the key is checked, the handler rejects ambiguous paths (dot
@@ -40,14 +43,16 @@ type APIKey struct {
 	// wildcards. A key must hold all of them. Empty means any valid key.
 	Scopes []string `json:"scopes,omitempty"`
 
-	// Header is the request header that carries the key besides
-	// Authorization: Bearer. Default: X-API-Key.
+	// Header is a request header that carries the key besides
+	// Authorization: Bearer and X-API-Key, for clients that cannot
+	// change the header they send. Optional.
 	Header string `json:"header,omitempty"`
 
-	required []policy.Scope
-	app      *App
-	recorder decisionRecorder
-	logger   *zap.Logger
+	required   []policy.Scope
+	keyHeaders []string
+	app        *App
+	recorder   decisionRecorder
+	logger     *zap.Logger
 }
 
 // CaddyModule returns the Caddy module information.
@@ -69,10 +74,10 @@ func (h *APIKey) Provision(ctx caddy.Context) error {
 		}
 		h.required = append(h.required, sc)
 	}
-	if h.Header == "" {
-		h.Header = "X-API-Key"
+	h.keyHeaders = []string{defaultKeyHeader}
+	if h.Header != "" && http.CanonicalHeaderKey(h.Header) != defaultKeyHeader {
+		h.keyHeaders = append(h.keyHeaders, http.CanonicalHeaderKey(h.Header))
 	}
-	h.Header = http.CanonicalHeaderKey(h.Header)
 
 	appVal, err := ctx.App("awra")
 	if err != nil {
@@ -91,7 +96,7 @@ func (h *APIKey) Validate() error {
 	if len(h.Header) >= 7 && http.CanonicalHeaderKey(h.Header[:7]) == "X-Awra-" {
 		return fmt.Errorf("header '%s': X-Awra-* headers are reserved for the gateway; choose another name", h.Header)
 	}
-	if h.Header == "Authorization" {
+	if http.CanonicalHeaderKey(h.Header) == "Authorization" {
 		return fmt.Errorf("header 'Authorization' is always read; set header only for a second header such as X-API-Key")
 	}
 	return nil
@@ -121,7 +126,7 @@ func (h *APIKey) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhtt
 		return h.deny(w, &d, policy.ReasonKeyMissing, string(credInQuery), 0)
 	}
 
-	cred, problem := findCredential(r.Header, h.Header)
+	cred, problem := findCredential(r.Header, h.keyHeaders)
 	switch problem {
 	case credOK:
 	case credDuplicated:
@@ -149,7 +154,9 @@ func (h *APIKey) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhtt
 
 	// The request passes: replace the credential with the identity.
 	delete(r.Header, cred.header)
-	delete(r.Header, h.Header)
+	for _, name := range h.keyHeaders {
+		delete(r.Header, name)
+	}
 	stripAwraHeaders(r.Header)
 	r.Header["X-Awra-Key-Id"] = []string{k.ID}
 	r.Header["X-Awra-Scopes"] = []string{k.ScopesHeader}

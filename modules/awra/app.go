@@ -7,6 +7,7 @@ package awra
 import (
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
@@ -79,7 +80,7 @@ func (a *App) pollInterval() caddy.Duration {
 // Validate checks settings that Provision does not already enforce.
 func (a *App) Validate() error {
 	if a.KeysPollInterval < 0 {
-		return fmt.Errorf("keys_poll_interval: invalid value %s: use a positive duration such as 500ms", a.KeysPollInterval)
+		return fmt.Errorf("keys_poll_interval: invalid value %s: use a positive duration such as 500ms", time.Duration(a.KeysPollInterval))
 	}
 	return nil
 }

@@ -13,6 +13,9 @@ func init() {
 
 	httpcaddyfile.RegisterHandlerDirective("awra_api_key", parseAPIKey)
 	httpcaddyfile.RegisterDirectiveOrder("awra_api_key", httpcaddyfile.Before, "handle")
+
+	httpcaddyfile.RegisterHandlerDirective("awra_signed_url", parseSignedURL)
+	httpcaddyfile.RegisterDirectiveOrder("awra_signed_url", httpcaddyfile.Before, "handle")
 }
 
 // parseAppOption reads the awra global option:
@@ -128,8 +131,68 @@ func (h *APIKey) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return nil
 }
 
+func parseSignedURL(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	m := new(SignedURL)
+	err := m.UnmarshalCaddyfile(h.Dispenser)
+	return m, err
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens:
+//
+//	awra_signed_url {
+//		key <id> <secret>
+//		max_ttl <duration>
+//		clock_skew <duration>
+//	}
+//
+// key may be repeated, once per signing key.
+func (h *SignedURL) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	seen := map[string]bool{}
+	for d.NextBlock(0) {
+		name := d.Val()
+		if name != "key" && seen[name] {
+			return d.Errf("'%s' is set twice; keep one", name)
+		}
+		seen[name] = true
+
+		switch name {
+		case "key":
+			args := d.RemainingArgs()
+			if len(args) != 2 {
+				return d.Errf("'key' takes a key id and a secret, for example: key k2026 {env.AWRA_URL_KEY_2026}")
+			}
+			h.Keys = append(h.Keys, SigningKey{ID: args[0], Secret: args[1]})
+		case "max_ttl", "clock_skew":
+			var s string
+			if err := singleArg(d, &s); err != nil {
+				return err
+			}
+			dur, err := caddy.ParseDuration(s)
+			if err != nil || dur <= 0 {
+				return d.Errf("%s: invalid duration '%s': use a positive duration such as 24h", name, s)
+			}
+			if name == "max_ttl" {
+				h.MaxTTL = caddy.Duration(dur)
+			} else {
+				h.ClockSkew = caddy.Duration(dur)
+			}
+		default:
+			return d.Errf("unknown awra_signed_url option '%s': expected key, max_ttl or clock_skew", name)
+		}
+	}
+	if len(h.Keys) == 0 {
+		return d.Err("awra_signed_url needs at least one 'key <id> <secret>' line")
+	}
+	return nil
+}
+
 // Interface guards
 var (
 	_ caddyfile.Unmarshaler = (*App)(nil)
 	_ caddyfile.Unmarshaler = (*APIKey)(nil)
+	_ caddyfile.Unmarshaler = (*SignedURL)(nil)
 )

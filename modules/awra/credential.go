@@ -89,19 +89,24 @@ func hexValue(c byte) byte {
 	}
 }
 
-// findCredential reads the API key from Authorization: Bearer or from the
-// key header. A header given twice, or a key in both headers, is refused
-// rather than guessed at, because proxies and frameworks disagree about
-// which copy wins.
-func findCredential(h http.Header, keyHeader string) (credential, credentialProblem) {
+// findCredential reads the API key from Authorization: Bearer or from one
+// of the key headers (X-API-Key and the route's own header, if any). A
+// header given twice, or keys in two places, is refused rather than
+// guessed at, because proxies and frameworks disagree about which copy
+// wins.
+func findCredential(h http.Header, keyHeaders []string) (credential, credentialProblem) {
 	var found credential
 
-	if values := h.Values(keyHeader); len(values) > 0 {
-		if len(values) > 1 {
+	for _, name := range keyHeaders {
+		values := h.Values(name)
+		if len(values) == 0 {
+			continue
+		}
+		if len(values) > 1 || found.token != "" {
 			return credential{}, credDuplicated
 		}
 		if tok := strings.TrimSpace(values[0]); tok != "" {
-			found = credential{token: tok, header: keyHeader}
+			found = credential{token: tok, header: name}
 		}
 	}
 

@@ -1,0 +1,254 @@
+package awra
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/awra/awragate/policy"
+	"github.com/awra/awragate/policy/signedurl"
+)
+
+func init() {
+	caddy.RegisterModule(SignedURL{})
+}
+
+// SignedURL admits a request only when its URL carries a valid awragate
+// signature: X-Awra-Key-Id names a configured key, X-Awra-Expires is a
+// Unix time that has not passed and is within max_ttl, and
+// X-Awra-Signature is the HMAC-SHA256 of the request's canonical string.
+//
+// The signature is checked on the method, host, path and query exactly as
+// the client sent them. On allow the three control parameters are removed
+// from the query and the rest is forwarded byte for byte; the upstream
+// receives X-Awra-Url-Key-Id and X-Awra-Request-Id, and any X-Awra-*
+// header the client sent is removed. Ambiguous paths get 400
+// path_ambiguous as on every awra route.
+//
+// Denials are 403 application/problem+json bodies whose reason tells what
+// failed (expired, lifetime too long, unknown key, malformed, invalid
+// signature) but never which part of a signature was wrong.
+type SignedURL struct {
+	// Keys are the signing keys. Several may be active at once so that
+	// links signed with an old key keep working during a rotation. Use a
+	// placeholder such as {env.AWRA_URL_KEY} for each secret, so that it
+	// stays out of the stored configuration.
+	Keys []SigningKey `json:"keys,omitempty"`
+
+	// MaxTTL is the longest lifetime a link may have, counted from the
+	// request. Default: 24h. Maximum: 7 days.
+	MaxTTL caddy.Duration `json:"max_ttl,omitempty"`
+
+	// ClockSkew is the clock difference tolerated between the signer and
+	// the gateway. Default: 30s. Maximum: 5m.
+	ClockSkew caddy.Duration `json:"clock_skew,omitempty"`
+
+	verifier *signedurl.Verifier
+	recorder decisionRecorder
+	logger   *zap.Logger
+}
+
+// SigningKey is one signed-URL key.
+type SigningKey struct {
+	// ID is the key id that links carry in X-Awra-Key-Id.
+	ID string `json:"id"`
+
+	// Secret is at least 32 bytes, used as raw bytes. Placeholders are
+	// replaced at provision time; an empty result is an error.
+	Secret string `json:"secret"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (SignedURL) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.awra_signed_url",
+		New: func() caddy.Module { return new(SignedURL) },
+	}
+}
+
+// Provision resolves the secrets and builds the verifier.
+func (h *SignedURL) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+
+	repl := caddy.NewReplacer()
+	keys := make(map[string][]byte, len(h.Keys))
+	for _, k := range h.Keys {
+		if _, dup := keys[k.ID]; dup {
+			return fmt.Errorf("key '%s' is configured twice; give every signing key its own id", k.ID)
+		}
+		secret := repl.ReplaceKnown(k.Secret, "")
+		if secret == "" {
+			return fmt.Errorf("key '%s': the secret is empty after placeholder replacement; set the environment variable it names", k.ID)
+		}
+		keys[k.ID] = []byte(secret)
+	}
+
+	v, err := signedurl.NewVerifier(signedurl.Config{
+		Keys:      keys,
+		MaxTTL:    time.Duration(h.MaxTTL),
+		ClockSkew: time.Duration(h.ClockSkew),
+	})
+	if err != nil {
+		return err
+	}
+	h.verifier = v
+
+	appVal, err := ctx.App("awra")
+	if err != nil {
+		return fmt.Errorf("loading the awra app: %w", err)
+	}
+	h.recorder = appVal.(*App).recorderFor(h.logger)
+	return nil
+}
+
+// ServeHTTP implements caddyhttp.MiddlewareHandler.
+func (h *SignedURL) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	now := time.Now()
+	client, peer := clientAddr(r)
+	d := decision{
+		module:    "signed_url",
+		requestID: newRequestID(),
+		clientIP:  client,
+		peerIP:    peer,
+		method:    r.Method,
+		host:      r.Host,
+		path:      requestPath(r),
+		start:     now,
+	}
+
+	stripRewriteHeaders(r.Header)
+	if p := checkRequestPaths(r); p != policy.PathOK {
+		return h.deny(w, &d, policy.ReasonPathAmbiguous, string(p))
+	}
+
+	rawPath, rawQuery := sentPathAndQuery(r)
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	res := h.verifier.Verify(now, r.Method, scheme, r.Host, rawPath, rawQuery)
+	d.keyID = res.KeyID
+	if !res.Allowed() {
+		return h.deny(w, &d, res.Reason, signedURLDetail(res.Reason))
+	}
+
+	// Forward the query without the control parameters. When an earlier
+	// handler rewrote the query, strip them from the rewritten one.
+	if r.URL.RawQuery == rawQuery {
+		r.URL.RawQuery = res.Query
+	} else {
+		r.URL.RawQuery = stripControlParams(r.URL.RawQuery)
+	}
+
+	stripAwraHeaders(r.Header)
+	r.Header["X-Awra-Url-Key-Id"] = []string{res.KeyID}
+	r.Header["X-Awra-Request-Id"] = []string{d.requestID}
+
+	d.allow = true
+	h.recorder.record(&d)
+	return next.ServeHTTP(w, r)
+}
+
+func (h *SignedURL) deny(w http.ResponseWriter, d *decision, reason policy.Reason, detail string) error {
+	d.reason = reason
+	d.status = reason.Status()
+	h.recorder.record(d)
+	writeProblem(w, reason, d.status, detail, d.requestID, 0)
+	return nil
+}
+
+// sentPathAndQuery returns the raw path and query as the client sent them,
+// before any rewrite.
+func sentPathAndQuery(r *http.Request) (rawPath, rawQuery string) {
+	uri := r.RequestURI
+	if orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok {
+		uri = orig.RequestURI
+	}
+	if uri == "" {
+		return r.URL.EscapedPath(), r.URL.RawQuery
+	}
+	if uri[0] != '/' {
+		// Absolute form: drop the scheme and authority.
+		if i := strings.Index(uri, "://"); i >= 0 {
+			rest := uri[i+3:]
+			if j := strings.IndexAny(rest, "/?"); j >= 0 {
+				uri = rest[j:]
+			} else {
+				uri = "/"
+			}
+		}
+	}
+	rawPath, rawQuery, _ = strings.Cut(uri, "?")
+	return rawPath, rawQuery
+}
+
+// stripControlParams removes the three signed-URL control parameters from
+// a raw query and keeps every other piece as it is.
+func stripControlParams(rawQuery string) string {
+	var b strings.Builder
+	for piece := range strings.SplitSeq(rawQuery, "&") {
+		name, _, _ := strings.Cut(piece, "=")
+		if isControlParam(name) {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(piece)
+	}
+	return b.String()
+}
+
+func isControlParam(rawName string) bool {
+	name := rawName
+	if strings.IndexByte(name, '%') >= 0 {
+		var buf []byte
+		for i := 0; i < len(name); i++ {
+			c := name[i]
+			if c == '%' && i+2 < len(name) && isHexDigit(name[i+1]) && isHexDigit(name[i+2]) {
+				c = hexValue(name[i+1])<<4 | hexValue(name[i+2])
+				i += 2
+			}
+			buf = append(buf, c)
+		}
+		name = string(buf)
+	}
+	return name == signedurl.ParamKeyID || name == signedurl.ParamExpires || name == signedurl.ParamSignature
+}
+
+// signedURLDetail explains a denial. It never says which part of a
+// signature was wrong.
+func signedURLDetail(reason policy.Reason) string {
+	switch reason {
+	case policy.ReasonURLExpired:
+		return "the link has expired; ask for a new one"
+	case policy.ReasonURLTTLTooLong:
+		return "the link's lifetime exceeds what this route accepts; ask for a link with a shorter lifetime"
+	case policy.ReasonURLSignatureMissing:
+		return "the link must carry X-Awra-Key-Id, X-Awra-Expires and X-Awra-Signature"
+	case policy.ReasonURLKeyUnknown:
+		return "the link was signed with a key this route does not accept"
+	case policy.ReasonURLSignatureInvalid:
+		return "the link's signature is not valid for this request"
+	case signedurl.ReasonURLParameterDuplicated:
+		return "a signed-link parameter appears more than once"
+	case signedurl.ReasonURLQuerySemicolon:
+		return "the query contains a ';'; separate parameters with '&'"
+	case signedurl.ReasonURLEscapeMalformed:
+		return "the link contains a malformed percent escape"
+	case signedurl.ReasonURLExpiresMalformed:
+		return "X-Awra-Expires must be a Unix time in seconds, exactly 10 digits"
+	}
+	return "the link is not valid"
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*SignedURL)(nil)
+	_ caddyhttp.MiddlewareHandler = (*SignedURL)(nil)
+)
