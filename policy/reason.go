@@ -39,6 +39,14 @@ const (
 	ReasonURLKeyUnknown       Reason = "url_key_unknown"
 	ReasonSourceIPNotAllowed  Reason = "source_ip_not_allowed"
 
+	// Malformed signed URLs, each with its own code: a control parameter
+	// given twice, a ';' in the query, a malformed percent escape, and an
+	// expiry that is not exactly 10 digits.
+	ReasonURLParameterDuplicated Reason = "url_parameter_duplicated"
+	ReasonURLQuerySemicolon      Reason = "url_query_semicolon"
+	ReasonURLEscapeMalformed     Reason = "url_escape_malformed"
+	ReasonURLExpiresMalformed    Reason = "url_expires_malformed"
+
 	// 409
 	ReasonWebhookReplayed Reason = "webhook_replayed"
 
@@ -64,7 +72,8 @@ func (r Reason) Status() int {
 		return http.StatusUnauthorized
 	case ReasonScopeMissing, ReasonIPNotAllowed, ReasonKeySuspended, ReasonKeyQuarantined,
 		ReasonURLExpired, ReasonURLTTLTooLong, ReasonURLSignatureMissing, ReasonURLSignatureInvalid,
-		ReasonURLKeyUnknown, ReasonSourceIPNotAllowed:
+		ReasonURLKeyUnknown, ReasonSourceIPNotAllowed, ReasonURLParameterDuplicated,
+		ReasonURLQuerySemicolon, ReasonURLEscapeMalformed, ReasonURLExpiresMalformed:
 		return http.StatusForbidden
 	case ReasonWebhookReplayed:
 		return http.StatusConflict
@@ -116,6 +125,14 @@ func (r Reason) Title() string {
 		return "Signed URL key unknown"
 	case ReasonSourceIPNotAllowed:
 		return "Webhook source address not allowed"
+	case ReasonURLParameterDuplicated:
+		return "Signed URL control parameter repeated"
+	case ReasonURLQuerySemicolon:
+		return "Signed URL query contains a semicolon"
+	case ReasonURLEscapeMalformed:
+		return "Signed URL contains a malformed percent escape"
+	case ReasonURLExpiresMalformed:
+		return "Signed URL expiry malformed"
 	case ReasonWebhookReplayed:
 		return "Webhook delivery replayed"
 	case ReasonBodyTooLarge:

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/awra/awragate/policy"
@@ -38,8 +39,10 @@ type App struct {
 	// Default: 500ms. A change takes effect within about one interval.
 	KeysPollInterval caddy.Duration `json:"keys_poll_interval,omitempty"`
 
-	keys   *keyStore
-	logger *zap.Logger
+	keys     *keyStore
+	redisURL string // after placeholder replacement
+	redis    *redis.Client
+	logger   *zap.Logger
 }
 
 // CaddyModule returns the Caddy module information.
@@ -55,8 +58,17 @@ func (App) CaddyModule() caddy.ModuleInfo {
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
 
+	repl := caddy.NewReplacer()
+	if a.Redis != "" {
+		a.redisURL = repl.ReplaceKnown(a.Redis, "")
+		client, err := openRedis(a.redisURL)
+		if err != nil {
+			return err
+		}
+		a.redis = client
+	}
+
 	if a.KeysFile != "" {
-		repl := caddy.NewReplacer()
 		path, err := filepath.Abs(repl.ReplaceKnown(a.KeysFile, ""))
 		if err != nil {
 			return fmt.Errorf("keys_file '%s': %w", a.KeysFile, err)
@@ -93,6 +105,12 @@ func (a *App) Stop() error { return nil }
 
 // Cleanup releases this configuration's hold on the shared resources.
 func (a *App) Cleanup() error {
+	if a.redis != nil {
+		if err := releaseRedis(a.redisURL); err != nil {
+			return err
+		}
+		a.redis = nil
+	}
 	if a.keys != nil {
 		if err := a.keys.release(); err != nil {
 			return err
@@ -101,6 +119,10 @@ func (a *App) Cleanup() error {
 	}
 	return nil
 }
+
+// RedisClient returns the app's shared Redis client, or nil when the app
+// has no redis option. The client connects lazily and may be down.
+func (a *App) RedisClient() *redis.Client { return a.redis }
 
 // Registry returns the current key registry, or nil when the app has no
 // keys file.

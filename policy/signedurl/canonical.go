@@ -47,10 +47,19 @@ type query struct {
 func (p param) name(raw string) string  { return raw[p.start:p.eq] }
 func (p param) value(raw string) string { return raw[min(p.eq+1, p.end):p.end] }
 
-func isUnreserved(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
-		c == '-' || c == '.' || c == '_' || c == '~'
+// unreserved and querySpecial are byte tables for the hot loops: the RFC
+// 3986 unreserved characters, and the bytes parseQuery must look at.
+var unreserved, querySpecial [256]bool
+
+func init() {
+	for c := 0; c < 256; c++ {
+		unreserved[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~'
+		querySpecial[c] = c == '&' || c == '=' || c == '%' || c == ';' || mustEscape(byte(c))
+	}
 }
+
+func isUnreserved(c byte) bool { return unreserved[c] }
 
 func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
@@ -66,8 +75,9 @@ func unhex(c byte) byte {
 	return c - 'a' + 10
 }
 
-// mustEscape reports whether c can never appear raw in a path or query
-// that HTTP delivers: a space or an ASCII control character.
+// mustEscape reports whether c is a space or an ASCII control character.
+// RFC 3986 allows neither raw in a path or query, and Go's HTTP server
+// rejects control characters in the request target.
 func mustEscape(c byte) bool {
 	return c <= ' ' || c == 0x7f
 }
@@ -91,51 +101,59 @@ func checkPath(rawPath string) fault {
 }
 
 // parseQuery splits raw into its non-empty pieces, appending them to buf,
-// and finds the control parameters. It rejects a ';' and malformed escapes
-// at the first offending byte. A repeated control parameter is reported in
+// and finds the control parameters. It stops at the first ';', malformed
+// escape, raw space or control character. A repeated control parameter is reported in
 // q.duplicated, so that the syntax faults above take precedence.
 func parseQuery(raw string, buf []param) (query, fault) {
-	q := query{params: buf[:0], keyID: -1, expires: -1, signature: -1}
+	// The params slice stays in a local variable until the end: appending
+	// through a pointer to q would move the caller's stack buffer to the
+	// heap.
+	q := query{keyID: -1, expires: -1, signature: -1}
+	params := buf[:0]
 	start, eq := 0, -1
 	for i := 0; i <= len(raw); i++ {
+		for i < len(raw) && !querySpecial[raw[i]] {
+			i++
+		}
 		if i < len(raw) {
-			c := raw[i]
-			switch {
-			case c == ';':
-				return q, fault{ReasonURLQuerySemicolon, i}
-			case mustEscape(c):
-				return q, fault{ReasonURLEscapeMalformed, i}
-			case c == '%':
+			switch c := raw[i]; c {
+			case '&':
+			case '=':
+				if eq < 0 {
+					eq = i
+				}
+				continue
+			case '%':
 				if i+2 >= len(raw) || !isHex(raw[i+1]) || !isHex(raw[i+2]) {
 					return q, fault{ReasonURLEscapeMalformed, i}
 				}
 				i += 2
 				continue
-			case c == '=':
-				if eq < 0 {
-					eq = i
-				}
-				continue
-			case c != '&':
-				continue
+			case ';':
+				return q, fault{ReasonURLQuerySemicolon, i}
+			default:
+				return q, fault{ReasonURLEscapeMalformed, i}
 			}
 		}
 
+		// raw[start:i] is a piece. Empty pieces are skipped.
 		if i > start {
 			if eq < 0 {
 				eq = i
 			}
-			q.params = append(q.params, param{start: start, eq: eq, end: i})
-			q.classify(raw, len(q.params)-1)
+			p := param{start: start, eq: eq, end: i}
+			q.classify(p.name(raw), len(params))
+			params = append(params, p)
 		}
 		start, eq = i+1, -1
 	}
+	q.params = params
 	return q, fault{}
 }
 
-// classify records param i of raw if it is a control parameter.
-func (q *query) classify(raw string, i int) {
-	name := q.params[i].name(raw)
+// classify records the piece with index i and the given raw name if it is
+// a control parameter.
+func (q *query) classify(name string, i int) {
 	var slot *int
 	switch {
 	case decodedEquals(name, ParamSignature):
@@ -181,6 +199,9 @@ func decodedEquals(raw, want string) bool {
 // appendDecoded appends the percent-decoded form of raw, which has valid
 // escapes, to dst.
 func appendDecoded(dst []byte, raw string) []byte {
+	if strings.IndexByte(raw, '%') < 0 {
+		return append(dst, raw...)
+	}
 	for i := 0; i < len(raw); i++ {
 		c := raw[i]
 		if c == '%' {
@@ -195,7 +216,13 @@ func appendDecoded(dst []byte, raw string) []byte {
 // appendQueryComponent appends raw, a name or value with valid escapes,
 // decoded and re-encoded in canonical form.
 func appendQueryComponent(dst []byte, raw string) []byte {
-	for i := 0; i < len(raw); i++ {
+	i := 0
+	for i < len(raw) && unreserved[raw[i]] {
+		i++
+	}
+	dst = append(dst, raw[:i]...)
+
+	for ; i < len(raw); i++ {
 		c := raw[i]
 		if c == '%' {
 			c = unhex(raw[i+1])<<4 | unhex(raw[i+2])
@@ -216,6 +243,9 @@ func appendQueryComponent(dst []byte, raw string) []byte {
 func appendPath(dst []byte, rawPath string) []byte {
 	if rawPath == "" {
 		return append(dst, '/')
+	}
+	if strings.IndexByte(rawPath, '%') < 0 {
+		return append(dst, rawPath...)
 	}
 	for i := 0; i < len(rawPath); i++ {
 		c := rawPath[i]
@@ -314,8 +344,8 @@ func compareEntries(a, b entry, scratch []byte) int {
 }
 
 // sortEntries sorts by encoded name, then encoded value. Short lists use an
-// insertion sort, which needs no closure and so no allocation; long lists
-// use slices.SortFunc to stay O(n log n) on hostile queries.
+// insertion sort because it needs no closure and so no allocation. Long
+// lists use slices.SortFunc to stay O(n log n) on hostile queries.
 func sortEntries(entries []entry, scratch []byte) {
 	if len(entries) > stackParams {
 		slices.SortFunc(entries, func(a, b entry) int { return compareEntries(a, b, scratch) })

@@ -24,11 +24,16 @@
 // value, in byte order, and joined as name=value with '&'. A query with no
 // parameters gives an empty line.
 //
+// The scheme is not signed. It only selects the default port that HOST
+// drops, so a link signed for https://h/ also verifies as http://h/.
+//
 // A control parameter is recognised by its decoded name, compared with
 // exact case: "X-Awra-Expire%73" is X-Awra-Expires, "x-awra-expires" is an
 // ordinary parameter. X-Awra-Expires must be exactly 10 ASCII digits without
 // a leading zero, as sent (not percent-encoded). X-Awra-Key-Id is a key id of
-// 1 to 64 characters of a-z, 0-9 and '-'.
+// 1 to 64 characters of a-z, 0-9 and '-'. X-Awra-Signature, once
+// percent-decoded, is exactly 43 characters of base64url without padding,
+// with the unused low bits of the last character zero.
 //
 // The raw path and raw query are parsed here, never with net/url's
 // URL.Query, which turns '+' into a space and drops pairs after a ';'.

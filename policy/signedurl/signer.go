@@ -36,13 +36,16 @@ func (s *Signer) KeyID() string { return s.keyID }
 // X-Awra-Signature appended, in that order, for a request of method to
 // scheme://host + rawPath. The existing parameters keep their bytes.
 //
-// Sign rejects what a client would not send as written, so that a link
-// it mints verifies: a method that is not an HTTP token, a scheme other
-// than http or https, an empty host or one with a character outside
-// RFC 3986 host syntax, a path or query with a character outside RFC 3986
-// (escape it as %XX) or a malformed escape, a ';' in the query, a query
-// that already has a control parameter, and an expiry outside the
-// 10-digit range 2001-09-09 to 2286-11-20.
+// Sign rejects input that a client would not send as written, so that a
+// link it mints verifies as long as it is used before its expiry. Sign
+// has neither the current time nor the verifier's MaxTTL, so callers
+// check the lifetime. It returns an error for:
+//   - a method that is not an HTTP token, or a scheme other than http or https;
+//   - an empty host, or one with a character not allowed in an RFC 3986 host;
+//   - a path or query with a character outside RFC 3986 (escape it as %XX)
+//     or a malformed escape;
+//   - a ';' in the query, or a query that already has a control parameter;
+//   - an expiry outside the 10-digit range 2001-09-09 to 2286-11-20.
 func (s *Signer) Sign(method, scheme, host, rawPath, rawQuery string, expires time.Time) (string, error) {
 	if err := checkSignInput(method, scheme, host, rawPath, rawQuery); err != nil {
 		return "", err
@@ -109,8 +112,8 @@ func SignURL(method, rawURL, keyID string, secret []byte, expires time.Time) (st
 // that are signed. rawQuery should already hold X-Awra-Key-Id and
 // X-Awra-Expires; any X-Awra-Signature is left out. It returns an error for
 // a malformed escape, a raw space or control character, or a ';' in the
-// query. It does not check the control parameters or the method and host;
-// Sign and Verify do.
+// query. It does not check the control parameters, the method or the host,
+// because Sign and Verify do.
 func Canonical(method, scheme, host, rawPath, rawQuery string) (string, error) {
 	if f := checkPath(rawPath); f.reason != policy.ReasonNone {
 		return "", faultError("path", rawPath, f)
@@ -173,11 +176,11 @@ func checkSignInput(method, scheme, host, rawPath, rawQuery string) error {
 	}
 	for _, i := range [...]int{q.keyID, q.expires, q.signature} {
 		if i >= 0 {
-			return fmt.Errorf("invalid query '%s': it already has '%s'; sign the URL without the X-Awra-* parameters", rawQuery, q.params[i].name(rawQuery))
+			return fmt.Errorf("invalid query '%s': it already has '%s', so remove the X-Awra-* parameters before signing", rawQuery, q.params[i].name(rawQuery))
 		}
 	}
 	if q.duplicated {
-		return fmt.Errorf("invalid query '%s': it already has X-Awra-* parameters; sign the URL without them", rawQuery)
+		return fmt.Errorf("invalid query '%s': it already has X-Awra-* parameters, so remove them before signing", rawQuery)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package signedurl
 
 import (
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -19,29 +20,36 @@ import (
 type Config struct {
 	// Keys maps each key id to its secret. Several keys may be active at
 	// once, so links signed with an old key keep working during a
-	// rotation. Key ids are 1 to 64 characters of a-z, 0-9 and '-';
+	// rotation. Key ids are 1 to 64 characters of a-z, 0-9 and '-', and
 	// secrets are at least MinSecretLength bytes. At least one key is
 	// required. NewVerifier copies the secrets.
 	Keys map[string][]byte
 
 	// MaxTTL is the longest lifetime a link may have, counted from the
-	// time of the request to its expiry. Zero selects DefaultMaxTTL (24h);
-	// the maximum is MaxTTLLimit (7 days).
+	// time of the request to its expiry. Zero selects DefaultMaxTTL (24h).
+	// The maximum is MaxTTLLimit (7 days).
 	MaxTTL time.Duration
 
 	// ClockSkew is the clock difference tolerated between signer and
 	// verifier: a link stays valid this long after its expiry, and its
 	// lifetime may exceed MaxTTL by this much. Zero selects
-	// DefaultClockSkew (30s); the maximum is MaxClockSkew (5m).
+	// DefaultClockSkew (30s), so the smallest tolerance is 1ns. The
+	// maximum is MaxClockSkew (5m).
 	ClockSkew time.Duration
 }
 
 // Verifier checks signed URLs against a fixed set of keys. Build it once
-// with NewVerifier; it is safe for concurrent use. Verify does not
-// allocate for a URL whose query has at most 32 parameters and whose
-// control parameters come last, as Sign writes them.
+// with NewVerifier. It is safe for concurrent use. An allowed request costs
+// no allocation when its query has at most 32 parameters and its control
+// parameters come first or last (Sign puts them last). Otherwise the
+// forwarded query is one new string.
 type Verifier struct {
-	keys      map[string]*verifierKey
+	keys map[string]*verifierKey
+
+	// decoy is keyed with a random secret. Verify computes a MAC with it
+	// for an unknown key id, so timing does not reveal which key ids exist.
+	decoy *verifierKey
+
 	maxTTL    time.Duration
 	clockSkew time.Duration
 }
@@ -78,7 +86,8 @@ type Result struct {
 	KeyID    string
 	KeyKnown bool
 
-	// Expires is the link's expiry, in UTC, once X-Awra-Expires parsed.
+	// Expires is the link's expiry in UTC. It is zero when X-Awra-Expires
+	// is missing or malformed.
 	Expires time.Time
 
 	// Query is the raw query to forward upstream when the link is valid:
@@ -124,15 +133,25 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 		if err := checkKey(id, cfg.Keys[id]); err != nil {
 			return nil, err
 		}
-		secret := append([]byte(nil), cfg.Keys[id]...)
-		v.keys[id] = &verifierKey{
-			id: id,
-			pool: sync.Pool{New: func() any {
-				return &macState{mac: hmac.New(sha256.New, secret)}
-			}},
-		}
+		v.keys[id] = newVerifierKey(id, cfg.Keys[id])
 	}
+
+	decoySecret := make([]byte, MinSecretLength)
+	rand.Read(decoySecret) // crypto/rand.Read crashes the program rather than return an error (Go 1.24 and later)
+	v.decoy = newVerifierKey("", decoySecret)
 	return v, nil
+}
+
+// newVerifierKey copies secret into the constructor of a pool of HMAC
+// states.
+func newVerifierKey(id string, secret []byte) *verifierKey {
+	secret = append([]byte(nil), secret...)
+	return &verifierKey{
+		id: id,
+		pool: sync.Pool{New: func() any {
+			return &macState{mac: hmac.New(sha256.New, secret)}
+		}},
+	}
 }
 
 // checkKey validates a key id and the length of its secret.
@@ -156,16 +175,20 @@ func (v *Verifier) ClockSkew() time.Duration { return v.clockSkew }
 // ("http" or "https"), host (the Host header, with any port) and the raw
 // path and raw query are taken as the client sent them.
 //
-// The checks run in this order, and the first failure is returned:
-// malformed path or query (ReasonURLEscapeMalformed,
-// ReasonURLQuerySemicolon), a repeated control parameter
-// (ReasonURLParameterDuplicated), a missing control parameter
-// (policy.ReasonURLSignatureMissing), a malformed expiry
-// (ReasonURLExpiresMalformed), an expiry more than ClockSkew in the past
-// (policy.ReasonURLExpired), an expiry more than MaxTTL plus ClockSkew in
-// the future (policy.ReasonURLTTLTooLong), an unknown key id
-// (policy.ReasonURLKeyUnknown), and a signature that is not 43 characters
-// of base64url or does not match (policy.ReasonURLSignatureInvalid).
+// The checks run in this order, and the reason of the first failure is
+// returned:
+//   - a malformed escape, a raw space or control character in the path or
+//     query: ReasonURLEscapeMalformed; a ';' in the query:
+//     ReasonURLQuerySemicolon (whichever comes first in the URL);
+//   - a repeated control parameter: ReasonURLParameterDuplicated;
+//   - a missing control parameter: policy.ReasonURLSignatureMissing;
+//   - an expiry that is not 10 digits: ReasonURLExpiresMalformed;
+//   - an expiry more than ClockSkew in the past: policy.ReasonURLExpired;
+//   - an expiry more than MaxTTL plus ClockSkew in the future:
+//     policy.ReasonURLTTLTooLong;
+//   - an unknown key id: policy.ReasonURLKeyUnknown;
+//   - a signature that is not 43 characters of base64url, or a wrong one:
+//     policy.ReasonURLSignatureInvalid.
 func (v *Verifier) Verify(now time.Time, method, scheme, host, rawPath, rawQuery string) Result {
 	if f := checkPath(rawPath); f.reason != policy.ReasonNone {
 		return Result{Reason: f.reason}
@@ -203,17 +226,22 @@ func (v *Verifier) Verify(now time.Time, method, scheme, host, rawPath, rawQuery
 		res.Reason = policy.ReasonURLTTLTooLong
 		return res
 	}
-	if key == nil {
+
+	// The MAC is computed even when the outcome is already known, with the
+	// decoy key for an unknown key id. So timing reveals neither which key
+	// ids exist nor which of these last checks failed.
+	var sig [sha256.Size]byte
+	sigOK := decodeSignature(&sig, q.params[q.signature].value(rawQuery))
+	macKey := key
+	if macKey == nil {
+		macKey = v.decoy
+	}
+	macOK := macKey.verify(&sig, method, scheme, host, rawPath, rawQuery, &q)
+	switch {
+	case key == nil:
 		res.Reason = policy.ReasonURLKeyUnknown
 		return res
-	}
-
-	var sig [sha256.Size]byte
-	if !decodeSignature(&sig, q.params[q.signature].value(rawQuery)) {
-		res.Reason = policy.ReasonURLSignatureInvalid
-		return res
-	}
-	if !key.verify(&sig, method, scheme, host, rawPath, rawQuery, &q) {
+	case !sigOK || !macOK:
 		res.Reason = policy.ReasonURLSignatureInvalid
 		return res
 	}
@@ -224,8 +252,8 @@ func (v *Verifier) Verify(now time.Time, method, scheme, host, rawPath, rawQuery
 	return res
 }
 
-// lookupKey finds the key named by the raw X-Awra-Key-Id value. It returns
-// the decoded id as well; that string is a copy only when the key is
+// lookupKey finds the key named by the raw X-Awra-Key-Id value. It also
+// returns the decoded id, which is a new string only when the key is
 // unknown and the raw value contained a percent-escape.
 func (v *Verifier) lookupKey(raw string) (*verifierKey, string) {
 	if strings.IndexByte(raw, '%') < 0 {

@@ -24,7 +24,7 @@ var testNow = time.Unix(1767225600, 0) // 2026-01-01T00:00:00Z
 type fixture struct {
 	name        string
 	config      func(secrets ...string) Config
-	newSecret   func(t *testing.T) string
+	newSecret   func(t testing.TB) string
 	build       func(secret, stamp, id string, body []byte) http.Header
 	sigHeader   string
 	stampHeader string // "" when the scheme has no timestamp
@@ -49,13 +49,13 @@ func randomBytes(t testing.TB, n int) []byte {
 	return b
 }
 
-func rawSecret(t *testing.T) string { return hex.EncodeToString(randomBytes(t, 32)) }
+func rawSecret(t testing.TB) string { return hex.EncodeToString(randomBytes(t, 32)) }
 
-func stripeSecret(t *testing.T) string {
+func stripeSecret(t testing.TB) string {
 	return "whsec_" + base64.RawURLEncoding.EncodeToString(randomBytes(t, 24))
 }
 
-func standardSecret(t *testing.T) string {
+func standardSecret(t testing.TB) string {
 	return "whsec_" + base64.StdEncoding.EncodeToString(randomBytes(t, 32))
 }
 
@@ -157,14 +157,14 @@ var fixtures = []fixture{
 		encoding:    "hex",
 		split:       cutAfter("v1="),
 		badPrefixes: map[string]func(string) string{
-			"v0 only":          func(pre string) string { return strings.Replace(pre, "v1=", "v0=", 1) },
-			"v2 only":          func(pre string) string { return strings.Replace(pre, "v1=", "v2=", 1) },
-			"upper-case V1":    func(pre string) string { return strings.Replace(pre, "v1=", "V1=", 1) },
-			"upper-case T":     func(pre string) string { return strings.Replace(pre, "t=", "T=", 1) },
+			"v0 only":           func(pre string) string { return strings.Replace(pre, "v1=", "v0=", 1) },
+			"v2 only":           func(pre string) string { return strings.Replace(pre, "v1=", "v2=", 1) },
+			"upper-case V1":     func(pre string) string { return strings.Replace(pre, "v1=", "V1=", 1) },
+			"upper-case T":      func(pre string) string { return strings.Replace(pre, "t=", "T=", 1) },
 			"space after comma": func(pre string) string { return strings.Replace(pre, ",", ", ", 1) },
-			"no timestamp":     func(string) string { return "v1=" },
-			"timestamp twice":  func(pre string) string { return pre[:strings.Index(pre, "v1=")] + pre },
-			"semicolons":       func(pre string) string { return strings.Replace(pre, ",", ";", 1) },
+			"no timestamp":      func(string) string { return "v1=" },
+			"timestamp twice":   func(pre string) string { return pre[:strings.Index(pre, "v1=")] + pre },
+			"semicolons":        func(pre string) string { return strings.Replace(pre, ",", ";", 1) },
 		},
 	},
 	{
@@ -275,6 +275,17 @@ var fixtures = []fixture{
 			"added prefix": func(string) string { return "sha512=" },
 		},
 	},
+}
+
+func fixtureNamed(t *testing.T, name string) fixture {
+	t.Helper()
+	for _, f := range fixtures {
+		if f.name == name {
+			return f
+		}
+	}
+	t.Fatalf("no fixture named %q", name)
+	return fixture{}
 }
 
 // stamp returns the 10-digit text of testNow moved by offset.

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"crypto/sha512"
 	"encoding/base64"
 	"encoding/hex"
 	"net/http"
@@ -49,7 +50,7 @@ func (f *headerField) read(h http.Header) (string, Result) {
 	return values[0], Result{}
 }
 
-// sigEncoding is how a signature is written in its header.
+// sigEncoding is the text encoding of a signature in its header.
 type sigEncoding int
 
 const (
@@ -121,7 +122,7 @@ func lowerHexValue(c byte) (byte, bool) {
 var strictBase64 = base64.StdEncoding.Strict()
 
 func decodeStdBase64(s string, dst []byte) bool {
-	if len(s) != base64.StdEncoding.EncodedLen(len(dst)) {
+	if len(dst) > sha512.Size || len(s) != base64.StdEncoding.EncodedLen(len(dst)) {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
@@ -129,7 +130,7 @@ func decodeStdBase64(s string, dst []byte) bool {
 			return false
 		}
 	}
-	var buf [sha512Base64Max]byte
+	var buf [maxDecodedLen]byte
 	n, err := strictBase64.Decode(buf[:], []byte(s))
 	if err != nil || n != len(dst) {
 		return false
@@ -138,9 +139,9 @@ func decodeStdBase64(s string, dst []byte) bool {
 	return true
 }
 
-// sha512Base64Max is the decoded buffer size for the largest signature
-// read: 64 bytes, plus room that Decode may write for padding.
-const sha512Base64Max = 66
+// maxDecodedLen is the buffer size Decode needs for the 88-character
+// encoding of a 64-byte SHA-512 MAC, the longest signature read.
+const maxDecodedLen = 66
 
 func isBase64Byte(c byte) bool {
 	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '='

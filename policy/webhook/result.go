@@ -13,9 +13,16 @@ import (
 // delivery is rejected, except that a timestamp_out_of_tolerance rejection
 // also carries the Timestamp that was read.
 type Result struct {
-	// Reason is policy.ReasonNone when the delivery passed, otherwise one
-	// of policy.ReasonSignatureMissing, policy.ReasonSignatureInvalid and
-	// policy.ReasonTimestampOutOfTolerance.
+	// Reason is policy.ReasonNone when the delivery passed. Otherwise it
+	// is one of:
+	//   - policy.ReasonSignatureMissing: a header the scheme needs
+	//     (signature, timestamp or id) is absent or empty.
+	//   - policy.ReasonSignatureInvalid: a header is sent more than once,
+	//     a header is malformed (a timestamp that is not 10 or 13 digits
+	//     included), or no secret produces a matching signature.
+	//   - policy.ReasonTimestampOutOfTolerance: the signature matches but
+	//     the timestamp is outside the window, or is 13 digits of
+	//     milliseconds. Only a sender holding a secret gets this reason.
 	Reason policy.Reason
 
 	// Detail is a short public explanation for the problem+json body. It

@@ -13,8 +13,7 @@ import (
 const (
 	standardSecretPrefix = "whsec_"
 
-	// minStandardKeyBytes is the shortest decoded key accepted. The
-	// Standard Webhooks specification asks for 24 to 64 bytes.
+	// minStandardKeyBytes is the shortest decoded key accepted: 192 bits.
 	minStandardKeyBytes = 24
 )
 

@@ -38,8 +38,7 @@ func newStripeScheme(secrets []string, tolerance time.Duration) (*stripeScheme, 
 			return nil, fmt.Errorf("secret %d is not a Stripe endpoint signing secret: use the endpoint's secret, which starts with '%s', not an API key", i+1, stripeSecretPrefix)
 		}
 	}
-	// Stripe's libraries key the HMAC with the whole secret string,
-	// "whsec_" included.
+	// The HMAC key is the whole secret string, "whsec_" included.
 	keys, err := rawKeys(secrets, sha256.New)
 	if err != nil {
 		return nil, err
@@ -87,9 +86,9 @@ const maxHeaderItems = 16
 // parseStripeHeader reads "t=<timestamp>,v1=<hex>[,v1=<hex>][,v0=<hex>]"
 // and returns the timestamp text, with the decoded v1 signatures added to
 // cands. Items are "key=value" with no spaces, and t must appear exactly
-// once. v0 and other schemes are ignored, as Stripe tells receivers to do
-// so that a downgrade to a weaker scheme is impossible. Every v1 must be
-// 64 lower-case hex digits, and at least one is required.
+// once. v0 and other schemes are ignored: only v1 is an HMAC-SHA256 under
+// the endpoint secret, and accepting another scheme would open a downgrade.
+// Every v1 must be 64 lower-case hex digits, and at least one is required.
 func parseStripeHeader(value string, cands *candidates) (string, bool) {
 	var stamp string
 	haveStamp := false

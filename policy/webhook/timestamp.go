@@ -19,7 +19,7 @@ const (
 	// September 2001 to November 2286.
 	timestampSeconds
 	// timestampMilliseconds is 13 digits, a common sender bug. It is
-	// read so that the rejection can say what to fix.
+	// recognised so that the rejection detail can name the fix.
 	timestampMilliseconds
 )
 
@@ -50,8 +50,8 @@ func parseTimestamp(s string) (int64, timestampKind) {
 
 // checkTimestamp returns the signed send time and a rejection when it is
 // in milliseconds or more than tolerance away from now in either
-// direction. It runs only after the signature matched, so a rejection
-// here tells a genuine sender about a clock or unit problem.
+// direction. Callers run it only after the signature matched, so this
+// rejection reaches only senders that hold a secret.
 func checkTimestamp(now time.Time, value int64, kind timestampKind, tolerance time.Duration, windowDetail string) (time.Time, Result) {
 	if kind == timestampMilliseconds {
 		at := time.UnixMilli(value)

@@ -129,12 +129,14 @@ func TestVerifyMalformedSignature(t *testing.T) {
 
 		mutations := map[string]string{
 			"short":              pre + sig[:len(sig)-1] + post,
-			"empty signature":    pre + post,
 			"leading space":      " " + pre + sig + post,
 			"trailing space":     pre + sig + post + " ",
 			"trailing newline":   pre + sig + post + "\n",
 			"embedded newline":   pre + sig[:8] + "\n" + sig[9:] + post,
 			"signature repeated": pre + sig + sig + post,
+		}
+		if pre+post != "" {
+			mutations["empty signature"] = pre + post
 		}
 		if f.encoding == "hex" {
 			mutations["long"] = pre + sig + "00" + post
@@ -369,7 +371,7 @@ func TestVerifyZeroClock(t *testing.T) {
 }
 
 func TestVerifyCustomTolerance(t *testing.T) {
-	f := fixtures[2] // stripe
+	f := fixtureNamed(t, ProviderStripe)
 	secret := f.newSecret(t)
 	v, err := New(Config{Provider: ProviderStripe, Secrets: []string{secret}, Tolerance: 10 * time.Second})
 	if err != nil {

@@ -101,7 +101,7 @@ type Config struct {
 	// shows it: the raw bytes are the HMAC key, except for "standard",
 	// where the key is the base64-decoded part after "whsec_" and must be
 	// at least 24 bytes. A "stripe" secret must start with "whsec_" and is
-	// used whole, prefix included, as Stripe's own libraries do.
+	// used whole, prefix included.
 	Secrets []string
 
 	// Tolerance is the maximum distance between a delivery's timestamp and
@@ -170,10 +170,11 @@ type scheme interface {
 }
 
 // New checks cfg and builds a Verifier. Any setting that could let an
-// unsigned delivery pass is an error: an unknown provider, a missing or
-// empty secret, a Standard Webhooks secret that does not decode to at
-// least 24 bytes, a generic template that leaves the timestamp or id
-// unsigned. Error messages name the setting and never contain a secret.
+// unsigned delivery pass is an error. Examples are an unknown provider, a
+// missing or empty secret, a Standard Webhooks secret that does not decode
+// to at least 24 bytes, and a generic template that leaves the timestamp
+// or id unsigned. Error messages name the setting and never contain a
+// secret.
 func New(cfg Config) (*Verifier, error) {
 	tolerance, err := checkTolerance(cfg.Tolerance)
 	if err != nil {
@@ -217,22 +218,22 @@ func (v *Verifier) Tolerance() time.Duration { return v.tolerance }
 // is authentic and its timestamp, if the scheme has one, is within the
 // tolerance. h must use canonical header keys, as net/http builds them. A
 // signature, timestamp or id header sent more than once is rejected.
-// Verify does not allocate on its common paths and never panics.
+// Verify does not allocate, and no input makes it panic.
 func (v *Verifier) Verify(now time.Time, h http.Header, body []byte) Result {
 	return v.scheme.verify(now, h, body)
 }
 
 // Sign returns the headers the provider would send with body at time now,
-// signed with the first secret. id is the message id: required for
-// "standard" and for "hmac" with an IDHeader; for "github" and "shopify" a
-// non-empty id fills the delivery header; other providers ignore it.
+// signed with the first secret. id is the message id, which "standard"
+// and "hmac" with an IDHeader require. For "github" and "shopify" a
+// non-empty id fills the delivery header. Other providers ignore it.
 func (v *Verifier) Sign(now time.Time, id string, body []byte) (http.Header, error) {
 	return v.scheme.sign(now, id, body)
 }
 
 // DeliveryID returns the provider's delivery id for the audit trail, or ""
-// when the provider sends none or the value is not 1 to 256 printable
-// ASCII characters. For most providers the id comes from an unsigned
+// when the provider sends none, sends the header more than once or the
+// value is not 1 to 256 printable ASCII characters other than space. For most providers the id comes from an unsigned
 // header that anyone can change, so never use it for replay or duplicate
 // detection.
 func (v *Verifier) DeliveryID(h http.Header) string {

@@ -43,6 +43,12 @@ function canonicalPath(path) {
   return path.replace(/%[0-9A-Fa-f]{2}/g, (esc) => encode(decode(Buffer.from(esc, 'utf8'))));
 }
 
+function compare(a, b) {
+  if (a < b) return -1;
+  if (a > b) return 1;
+  return 0;
+}
+
 function canonicalString(method, scheme, host, path, query) {
   let h = host.replace(/[A-Z]/g, (c) => c.toLowerCase());
   const defaultPort = { https: ':443', http: ':80' }[scheme.toLowerCase()];
@@ -57,8 +63,7 @@ function canonicalString(method, scheme, host, path, query) {
     if (name !== 'X-Awra-Signature') params.push([name, value]);
   }
   // Encoded names and values are ASCII, so comparing strings compares bytes.
-  const cmp = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
-  params.sort((a, b) => cmp(a[0], b[0]) || cmp(a[1], b[1]));
+  params.sort((a, b) => compare(a[0], b[0]) || compare(a[1], b[1]));
 
   return ['AWRA-HMAC-SHA256', method.replace(/[a-z]/g, (c) => c.toUpperCase()), h,
     canonicalPath(path), params.map(([n, v]) => `${n}=${v}`).join('&')].join('\n');
