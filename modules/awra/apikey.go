@@ -162,9 +162,7 @@ func (h *APIKey) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhtt
 	r.Header["X-Awra-Scopes"] = []string{k.ScopesHeader}
 	r.Header["X-Awra-Request-Id"] = []string{d.requestID}
 
-	d.allow = true
-	h.recorder.record(&d)
-	return next.ServeHTTP(w, r)
+	return serveAllowed(w, r, next, &d, h.recorder)
 }
 
 func (h *APIKey) deny(w http.ResponseWriter, d *decision, reason policy.Reason, detail string, retryAfter int) error {

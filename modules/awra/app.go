@@ -7,13 +7,16 @@ package awra
 import (
 	"fmt"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/awra/awragate/policy"
+	"github.com/awra/awragate/policy/audit"
 )
 
 func init() {
@@ -39,10 +42,16 @@ type App struct {
 	// Default: 500ms. A change takes effect within about one interval.
 	KeysPollInterval caddy.Duration `json:"keys_poll_interval,omitempty"`
 
-	keys     *keyStore
-	redisURL string // after placeholder replacement
-	redis    *redis.Client
-	logger   *zap.Logger
+	// Audit turns on the audit pipeline. Without it, decisions are only
+	// logged: denials at Info, allows at Debug.
+	Audit *AuditConfig `json:"audit,omitempty"`
+
+	keys       *keyStore
+	redisURL   string // after placeholder replacement
+	redis      *redis.Client
+	auditSetup *auditSetup
+	pipeline   *atomic.Pointer[audit.Pipeline] // set in Provision; nil until Start
+	logger     *zap.Logger
 }
 
 // CaddyModule returns the Caddy module information.
@@ -57,6 +66,7 @@ func (App) CaddyModule() caddy.ModuleInfo {
 // configuration with the same keys file already watches.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
+	a.pipeline = new(atomic.Pointer[audit.Pipeline])
 
 	repl := caddy.NewReplacer()
 	if a.Redis != "" {
@@ -79,6 +89,21 @@ func (a *App) Provision(ctx caddy.Context) error {
 		}
 		a.keys = ks
 	}
+
+	collectors := []prometheus.Collector{decisionsTotal}
+	if a.Audit != nil {
+		setup, err := a.prepareAudit()
+		if err != nil {
+			return err
+		}
+		a.auditSetup = setup
+		collectors = append(collectors, newAuditCollector(a.pipeline))
+	}
+	if reg := ctx.GetMetricsRegistry(); reg != nil {
+		if err := registerMetrics(reg, collectors...); err != nil {
+			return fmt.Errorf("registering metrics: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -97,11 +122,18 @@ func (a *App) Validate() error {
 	return nil
 }
 
-// Start implements caddy.App.
-func (a *App) Start() error { return nil }
+// Start opens the audit pipeline. It runs only when the configuration
+// serves, never under `awragate validate`, so validating a configuration
+// does not touch the spool of a running gateway.
+func (a *App) Start() error {
+	return a.startAudit()
+}
 
-// Stop implements caddy.App.
-func (a *App) Stop() error { return nil }
+// Stop releases the audit pipeline; the last configuration to release it
+// drains the queue into the spool.
+func (a *App) Stop() error {
+	return a.stopAudit()
+}
 
 // Cleanup releases this configuration's hold on the shared resources.
 func (a *App) Cleanup() error {
@@ -141,7 +173,11 @@ var (
 	_ caddy.CleanerUpper = (*App)(nil)
 )
 
-// recorderFor returns where a handler's decisions go.
+// recorderFor returns where a handler's decisions go: the audit pipeline
+// when one is configured, else the handler's log.
 func (a *App) recorderFor(logger *zap.Logger) decisionRecorder {
+	if a.Audit != nil {
+		return auditRecorder{pipeline: a.pipeline, log: logRecorder{logger: logger}}
+	}
 	return logRecorder{logger: logger}
 }

@@ -1,6 +1,8 @@
 package awra
 
 import (
+	"strconv"
+
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -69,11 +71,81 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("keys_poll_interval: invalid duration '%s': use a positive duration such as 500ms", s)
 			}
 			a.KeysPollInterval = caddy.Duration(dur)
+		case "audit":
+			ac, err := parseAuditBlock(d)
+			if err != nil {
+				return err
+			}
+			a.Audit = ac
 		default:
-			return d.Errf("unknown awra option '%s': expected redis, keys_file or keys_poll_interval", name)
+			return d.Errf("unknown awra option '%s': expected redis, keys_file, keys_poll_interval or audit", name)
 		}
 	}
 	return nil
+}
+
+// parseAuditBlock reads:
+//
+//	audit {
+//		stream <key>
+//		max_len <entries>
+//		spool_dir <dir>
+//		chain_key <secret>
+//		instance <name>
+//		retention <duration>
+//		queue_capacity <events>
+//		queue_bytes <bytes>
+//	}
+func parseAuditBlock(d *caddyfile.Dispenser) (*AuditConfig, error) {
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	ac := new(AuditConfig)
+	seen := map[string]bool{}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		name := d.Val()
+		if seen[name] {
+			return nil, d.Errf("audit: '%s' is set twice; keep one", name)
+		}
+		seen[name] = true
+
+		var val string
+		if err := singleArg(d, &val); err != nil {
+			return nil, err
+		}
+		switch name {
+		case "stream":
+			ac.Stream = val
+		case "spool_dir":
+			ac.SpoolDir = val
+		case "chain_key":
+			ac.ChainKey = val
+		case "instance":
+			ac.Instance = val
+		case "max_len", "queue_capacity", "queue_bytes":
+			n, err := strconv.ParseInt(val, 10, 64)
+			if err != nil || n <= 0 {
+				return nil, d.Errf("audit: %s: invalid value '%s': use a positive whole number", name, val)
+			}
+			switch name {
+			case "max_len":
+				ac.MaxLen = n
+			case "queue_capacity":
+				ac.QueueCapacity = int(n)
+			default:
+				ac.QueueBytes = n
+			}
+		case "retention":
+			dur, err := caddy.ParseDuration(val)
+			if err != nil || dur <= 0 {
+				return nil, d.Errf("audit: retention: invalid duration '%s': use a positive duration such as 10m", val)
+			}
+			ac.Retention = caddy.Duration(dur)
+		default:
+			return nil, d.Errf("audit: unknown option '%s': expected stream, max_len, spool_dir, chain_key, instance, retention, queue_capacity or queue_bytes", name)
+		}
+	}
+	return ac, nil
 }
 
 // singleArg reads exactly one argument into dst.

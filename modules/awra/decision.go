@@ -1,8 +1,12 @@
 package awra
 
 import (
+	"errors"
+	"net/http"
 	"net/netip"
 	"time"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -26,8 +30,10 @@ type decision struct {
 	path      string
 	scopes    string
 	provider  string
-	eventID   string
+	eventID   string // provider's event or delivery id, for webhooks
+	detail    string // extra audit text; never a secret
 	start     time.Time
+	latency   time.Duration // time spent deciding; 0 means measure at record time
 }
 
 // decisionRecorder carries decisions to where they are kept.
@@ -42,10 +48,18 @@ type logRecorder struct {
 }
 
 func (lr logRecorder) record(d *decision) {
+	countDecision(d)
 	level := zapcore.InfoLevel
-	msg := "request denied"
 	if d.allow {
 		level = zapcore.DebugLevel
+	}
+	lr.recordAt(d, level)
+}
+
+// recordAt logs a decision at the given level.
+func (lr logRecorder) recordAt(d *decision, level zapcore.Level) {
+	msg := "request denied"
+	if d.allow {
 		msg = "request allowed"
 	}
 	ce := lr.logger.Check(level, msg)
@@ -64,8 +78,18 @@ func (lr logRecorder) record(d *decision) {
 		zap.String("host", d.host),
 		zap.String("path", d.path),
 		zap.String("provider", d.provider),
-		zap.Duration("latency", time.Since(d.start)),
+		zap.String("event_id", d.eventID),
+		zap.Duration("latency", d.decisionLatency()),
 	)
+}
+
+// decisionLatency is the time the handler spent deciding, without the time
+// the upstream took to answer an allowed request.
+func (d *decision) decisionLatency() time.Duration {
+	if d.latency > 0 {
+		return d.latency
+	}
+	return time.Since(d.start)
 }
 
 func addrString(a netip.Addr) string {
@@ -73,4 +97,48 @@ func addrString(a netip.Addr) string {
 		return ""
 	}
 	return a.String()
+}
+
+// statusWriter remembers the status of the response written through it,
+// so an allow can be recorded with the status the client received.
+type statusWriter struct {
+	caddyhttp.ResponseWriterWrapper
+	status int
+}
+
+func (sw *statusWriter) WriteHeader(code int) {
+	if sw.status == 0 && code >= 200 {
+		sw.status = code
+	}
+	sw.ResponseWriter.WriteHeader(code)
+}
+
+func (sw *statusWriter) Write(b []byte) (int, error) {
+	if sw.status == 0 {
+		sw.status = http.StatusOK
+	}
+	return sw.ResponseWriter.Write(b)
+}
+
+// serveAllowed passes an allowed request on and then records the decision
+// with the status of the response, or of the error the next handler
+// returned (a 502 from reverse_proxy when the upstream is down).
+func serveAllowed(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, d *decision, rec decisionRecorder) error {
+	d.allow = true
+	d.latency = time.Since(d.start)
+
+	sw := &statusWriter{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w}}
+	err := next.ServeHTTP(sw, r)
+
+	d.status = sw.status
+	if err != nil {
+		var he caddyhttp.HandlerError
+		if errors.As(err, &he) && he.StatusCode != 0 {
+			d.status = he.StatusCode
+		} else if d.status == 0 {
+			d.status = http.StatusInternalServerError
+		}
+	}
+	rec.record(d)
+	return err
 }

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/awra/awragate/policy"
+	"github.com/awra/awragate/policy/audit"
 )
 
 const defaultKeysPollInterval = 500 * time.Millisecond
@@ -32,6 +33,9 @@ type keyStore struct {
 	logger   *zap.Logger
 
 	reg atomic.Pointer[policy.Registry]
+
+	// audit receives an admin event for every key change a reload brings.
+	audit atomic.Pointer[audit.Pipeline]
 
 	// Written only by the poll goroutine (and the constructor before it).
 	lastSum  [sha256.Size]byte
@@ -124,8 +128,32 @@ func (ks *keyStore) load() error {
 	}
 
 	ks.lastSum = sum
-	ks.reg.Store(reg)
+	old := ks.reg.Swap(reg)
+	if old != nil {
+		ks.auditChanges(policy.DiffRegistries(old, reg))
+	}
 	return nil
+}
+
+// setAudit makes later reloads record their key changes in p.
+func (ks *keyStore) setAudit(p *audit.Pipeline) { ks.audit.Store(p) }
+
+// auditChanges records each key change as an admin event, and logs it.
+func (ks *keyStore) auditChanges(changes []policy.KeyChange) {
+	p := ks.audit.Load()
+	for _, ch := range changes {
+		ks.logger.Info("key changed", zap.String("key_id", ch.KeyID), zap.String("change", string(ch.Kind)))
+		if p == nil {
+			continue
+		}
+		p.Enqueue(&audit.Event{
+			Module:   audit.ModuleAdmin,
+			Decision: audit.DecisionAllow,
+			Reason:   policy.Reason(ch.Kind),
+			KeyID:    ch.KeyID,
+			Detail:   "keys_file=" + ks.path,
+		})
+	}
 }
 
 func (ks *keyStore) watch() {

@@ -149,9 +149,7 @@ func (h *SignedURL) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddy
 	r.Header["X-Awra-Url-Key-Id"] = []string{res.KeyID}
 	r.Header["X-Awra-Request-Id"] = []string{d.requestID}
 
-	d.allow = true
-	h.recorder.record(&d)
-	return next.ServeHTTP(w, r)
+	return serveAllowed(w, r, next, &d, h.recorder)
 }
 
 func (h *SignedURL) deny(w http.ResponseWriter, d *decision, reason policy.Reason, detail string) error {

@@ -1,0 +1,194 @@
+package awra
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/awra/awragate/policy/audit"
+)
+
+// AuditConfig configures the audit pipeline: every decision of every awra
+// handler, and every key change, goes to a Redis stream through a local
+// crash-safe spool, linked into a per-instance HMAC chain.
+type AuditConfig struct {
+	// Stream is the Redis stream key. Default: awra:audit.
+	Stream string `json:"stream,omitempty"`
+
+	// MaxLen caps the stream with approximate trimming, in entries of all
+	// instances. Default: 1000000.
+	MaxLen int64 `json:"max_len,omitempty"`
+
+	// SpoolDir is the directory of the local spool. Required. Only one
+	// gateway process may use a directory at a time.
+	SpoolDir string `json:"spool_dir,omitempty"`
+
+	// ChainKey is the HMAC key of the hash chains, at least 16 bytes (32
+	// random bytes recommended). Use a placeholder such as
+	// {env.AWRA_AUDIT_CHAIN_KEY}; `awragate audit verify` reads the same
+	// variable. Required.
+	ChainKey string `json:"chain_key,omitempty"`
+
+	// Instance names this gateway in its chains. Default: the host name
+	// and a hash of the spool directory.
+	Instance string `json:"instance,omitempty"`
+
+	// Retention is how long published events stay in the spool so that a
+	// Redis failover that loses writes can be repaired. Default: 10m.
+	Retention caddy.Duration `json:"retention,omitempty"`
+
+	// QueueCapacity and QueueBytes bound the in-memory queue between
+	// requests and the spool writer. A full queue drops events and the
+	// writer records a gap event with the count. Defaults: 65536 events
+	// and 64 MiB.
+	QueueCapacity int   `json:"queue_capacity,omitempty"`
+	QueueBytes    int64 `json:"queue_bytes,omitempty"`
+}
+
+// auditPipelines shares one pipeline per spool directory across
+// configurations: on a reload the new config starts before the old one
+// stops, and both write to the same queue, spool and chain.
+var auditPipelines = caddy.NewUsagePool()
+
+type sharedPipeline struct {
+	*audit.Pipeline
+}
+
+// auditCloseTimeout bounds the final publish on shutdown; events that
+// miss it stay in the spool and are published on the next start.
+const auditCloseTimeout = 5 * time.Second
+
+// Destruct drains the queue into the spool once no configuration uses the
+// pipeline.
+func (s sharedPipeline) Destruct() error {
+	ctx, cancel := context.WithTimeout(context.Background(), auditCloseTimeout)
+	defer cancel()
+	return s.Close(ctx)
+}
+
+// auditSetup is the audit configuration after placeholders and defaults.
+type auditSetup struct {
+	cfg     audit.Config
+	poolKey string
+}
+
+// prepareAudit checks the configuration without opening anything, so that
+// `awragate validate` reports errors but never touches the spool.
+func (a *App) prepareAudit() (*auditSetup, error) {
+	ac := a.Audit
+	repl := caddy.NewReplacer()
+
+	spoolDir := repl.ReplaceKnown(ac.SpoolDir, "")
+	if spoolDir == "" {
+		return nil, fmt.Errorf("audit: spool_dir is missing: set it to a writable directory such as ./data/spool")
+	}
+	abs, err := filepath.Abs(spoolDir)
+	if err != nil {
+		return nil, fmt.Errorf("audit: spool_dir '%s': %w", spoolDir, err)
+	}
+
+	chainKey := repl.ReplaceKnown(ac.ChainKey, "")
+	if chainKey == "" {
+		return nil, fmt.Errorf("audit: chain_key is empty after placeholder replacement: set it, for example chain_key {env.AWRA_AUDIT_CHAIN_KEY}, and export 32 random bytes in that variable")
+	}
+	if len(chainKey) < 16 {
+		return nil, fmt.Errorf("audit: chain_key is %d bytes: use at least 16, and 32 random bytes are recommended", len(chainKey))
+	}
+
+	return &auditSetup{
+		poolKey: abs,
+		cfg: audit.Config{
+			RedisURL:      a.redisURL,
+			Stream:        repl.ReplaceKnown(ac.Stream, ""),
+			MaxLen:        ac.MaxLen,
+			SpoolDir:      abs,
+			ChainKey:      []byte(chainKey),
+			Instance:      repl.ReplaceKnown(ac.Instance, ""),
+			Retention:     time.Duration(ac.Retention),
+			QueueCapacity: ac.QueueCapacity,
+			QueueBytes:    ac.QueueBytes,
+			Logger:        a.logger.Named("audit"),
+		},
+	}, nil
+}
+
+// startAudit opens the shared pipeline, or joins the one an earlier
+// configuration opened.
+func (a *App) startAudit() error {
+	if a.auditSetup == nil {
+		return nil
+	}
+	val, _, err := auditPipelines.LoadOrNew(a.auditSetup.poolKey, func() (caddy.Destructor, error) {
+		p, err := audit.Open(a.auditSetup.cfg)
+		if err != nil {
+			return nil, fmt.Errorf("audit: %w", err)
+		}
+		return sharedPipeline{p}, nil
+	})
+	if err != nil {
+		return err
+	}
+	p := val.(sharedPipeline).Pipeline
+	a.pipeline.Store(p)
+	if a.keys != nil {
+		a.keys.setAudit(p)
+	}
+	return nil
+}
+
+// stopAudit releases this configuration's hold on the pipeline. The last
+// holder's release drains the queue into the spool.
+func (a *App) stopAudit() error {
+	if a.pipeline.Swap(nil) == nil {
+		return nil
+	}
+	_, err := auditPipelines.Delete(a.auditSetup.poolKey)
+	return err
+}
+
+// auditRecorder turns decisions into audit events. It never blocks: the
+// pipeline's Enqueue drops the event and counts it when the queue is full.
+type auditRecorder struct {
+	pipeline *atomic.Pointer[audit.Pipeline]
+	log      logRecorder
+}
+
+func (ar auditRecorder) record(d *decision) {
+	countDecision(d)
+	ar.log.recordAt(d, zap.DebugLevel)
+
+	p := ar.pipeline.Load()
+	if p == nil {
+		return
+	}
+	ev := &audit.Event{
+		TS:        d.start,
+		RequestID: d.requestID,
+		Module:    audit.Module(d.module),
+		Decision:  audit.DecisionDeny,
+		Reason:    d.reason,
+		Status:    d.status,
+		KeyID:     d.keyID,
+		ClientIP:  addrString(d.clientIP),
+		PeerIP:    addrString(d.peerIP),
+		Method:    d.method,
+		Host:      d.host,
+		Path:      d.path,
+		Scopes:    d.scopes,
+		Provider:  d.provider,
+		LatencyUS: d.decisionLatency().Microseconds(),
+		Detail:    d.detail,
+	}
+	if ev.Detail == "" && d.eventID != "" {
+		ev.Detail = "event_id=" + d.eventID
+	}
+	if d.allow {
+		ev.Decision = audit.DecisionAllow
+	}
+	p.Enqueue(ev)
+}
