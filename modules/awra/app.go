@@ -67,6 +67,7 @@ func (App) CaddyModule() caddy.ModuleInfo {
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
 	a.pipeline = new(atomic.Pointer[audit.Pipeline])
+	routeRedisLogs(a.logger)
 
 	repl := caddy.NewReplacer()
 	if a.Redis != "" {

@@ -166,29 +166,28 @@ func (ar auditRecorder) record(d *decision) {
 	if p == nil {
 		return
 	}
-	ev := &audit.Event{
-		TS:        d.start,
-		RequestID: d.requestID,
-		Module:    audit.Module(d.module),
-		Decision:  audit.DecisionDeny,
-		Reason:    d.reason,
-		Status:    d.status,
-		KeyID:     d.keyID,
-		ClientIP:  addrString(d.clientIP),
-		PeerIP:    addrString(d.peerIP),
-		Method:    d.method,
-		Host:      d.host,
-		Path:      d.path,
-		Scopes:    d.scopes,
-		Provider:  d.provider,
-		LatencyUS: d.decisionLatency().Microseconds(),
-		Detail:    d.detail,
-	}
-	if ev.Detail == "" && d.eventID != "" {
-		ev.Detail = "event_id=" + d.eventID
-	}
+	ev := audit.NewEvent()
+	ev.TS = d.start
+	ev.RequestID = d.requestID
+	ev.Module = audit.Module(d.module)
+	ev.Decision = audit.DecisionDeny
 	if d.allow {
 		ev.Decision = audit.DecisionAllow
+	}
+	ev.Reason = d.reason
+	ev.Status = d.status
+	ev.KeyID = d.keyID
+	ev.ClientIP = addrString(d.clientIP)
+	ev.PeerIP = addrString(d.peerIP)
+	ev.Method = d.method
+	ev.Host = d.host
+	ev.Path = d.path
+	ev.Scopes = d.scopes
+	ev.Provider = d.provider
+	ev.LatencyUS = d.decisionLatency().Microseconds()
+	ev.Detail = d.detail
+	if ev.Detail == "" && d.eventID != "" {
+		ev.Detail = "event_id=" + d.eventID
 	}
 	p.Enqueue(ev)
 }

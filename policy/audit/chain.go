@@ -21,7 +21,7 @@ const (
 // never includes the key.
 func checkChainKey(key []byte) error {
 	if len(key) < MinChainKeyLen {
-		return fmt.Errorf("audit chain key is %d bytes, want at least %d (%d random bytes recommended): set chain_key",
+		return fmt.Errorf("audit chain key is too short (%d bytes, expected at least %d): set chain_key to %d or more random bytes",
 			len(key), MinChainKeyLen, RecommendedChainKeyLen)
 	}
 	return nil
@@ -44,7 +44,7 @@ func (e *Event) Canonical() []byte {
 // ComputeHash returns the chain link of e: the lower-case hex of
 // HMAC-SHA256 keyed with chainKey over e.PrevHash followed by
 // e.Canonical(). PrevHash is "" for the first event of an instance (seq 1)
-// and otherwise the 64 hex digits of the previous event's Hash; canonical
+// and otherwise the 64 hex digits of the previous event's Hash. Canonical
 // forms start with "v:", which is not hex, so the two parts cannot be
 // confused. ComputeHash ignores e.Hash.
 func ComputeHash(chainKey []byte, e *Event) string {
@@ -88,6 +88,9 @@ func (h *chainHasher) sum(v *fieldValues) string {
 // equal reports whether the hex link want matches v's content, comparing
 // the decoded MACs in constant time.
 func (h *chainHasher) equal(v *fieldValues, want string) bool {
+	if !isLowerHex(want, hashLen) {
+		return false
+	}
 	got, err := hex.DecodeString(want)
 	if err != nil || len(got) != sha256.Size {
 		return false

@@ -16,6 +16,7 @@ const (
 	DefaultQueueCapacity = 65536
 	DefaultQueueBytes    = 64 << 20
 	DefaultBatchSize     = 512
+	DefaultSpoolBatch    = 8192
 	DefaultRetention     = 10 * time.Minute
 	DefaultRedisTimeout  = 2 * time.Second
 	DefaultMinBackoff    = 100 * time.Millisecond
@@ -71,9 +72,15 @@ type Config struct {
 	// for the writer, in bytes. Default 64 MiB.
 	QueueBytes int64
 
-	// BatchSize is the maximum number of events per spool transaction and
-	// per Redis round trip. Default 512.
+	// BatchSize is the maximum number of events per Redis round trip.
+	// Default 512.
 	BatchSize int
+
+	// SpoolBatchSize is the maximum number of events per spool transaction.
+	// Each transaction waits for the disk (bbolt syncs twice per commit),
+	// so under load the writer commits whatever queued up meanwhile, up to
+	// this many. Default 8192.
+	SpoolBatchSize int
 
 	// Retention is how long published events stay in the spool, so that
 	// entries a Redis failover lost in that window can be sent again.
@@ -102,8 +109,9 @@ type Config struct {
 	MaxBackoff time.Duration
 
 	// PollInterval is how often the publisher looks for work when the
-	// writer has not signalled any, and how often it prunes the spool.
-	// Default 1 second.
+	// writer has not signalled any, and how often the writer checks for
+	// undeclared drops. It is also the least time between two
+	// events_dropped gap events. Default 1 second.
 	PollInterval time.Duration
 
 	// LockTimeout is how long Open waits for the spool file lock held by
@@ -115,7 +123,7 @@ type Config struct {
 // first invalid field.
 func (c Config) withDefaults() (Config, error) {
 	if c.SpoolDir == "" {
-		return c, errors.New("audit spool_dir is empty: set it to a writable directory")
+		return c, errors.New("missing audit spool_dir: set it to a writable directory")
 	}
 	if err := checkChainKey(c.ChainKey); err != nil {
 		return c, err
@@ -126,6 +134,7 @@ func (c Config) withDefaults() (Config, error) {
 	setDefault(&c.QueueCapacity, DefaultQueueCapacity)
 	setDefault(&c.QueueBytes, DefaultQueueBytes)
 	setDefault(&c.BatchSize, DefaultBatchSize)
+	setDefault(&c.SpoolBatchSize, DefaultSpoolBatch)
 	setDefault(&c.Retention, DefaultRetention)
 	setDefault(&c.RedisTimeout, DefaultRedisTimeout)
 	setDefault(&c.MinBackoff, DefaultMinBackoff)
@@ -141,19 +150,21 @@ func (c Config) withDefaults() (Config, error) {
 
 	switch {
 	case c.MaxLen < 0:
-		return c, fmt.Errorf("audit max_len is %d, want a positive number of entries", c.MaxLen)
+		return c, fmt.Errorf("invalid audit max_len %d: set a positive number of entries", c.MaxLen)
 	case c.QueueCapacity < 0:
-		return c, fmt.Errorf("audit queue capacity is %d, want a positive number of events", c.QueueCapacity)
+		return c, fmt.Errorf("invalid audit queue capacity %d: set a positive number of events", c.QueueCapacity)
 	case c.QueueBytes < 0:
-		return c, fmt.Errorf("audit queue byte limit is %d, want a positive number of bytes", c.QueueBytes)
+		return c, fmt.Errorf("invalid audit queue byte limit %d: set a positive number of bytes", c.QueueBytes)
 	case c.BatchSize < 0:
-		return c, fmt.Errorf("audit batch size is %d, want a positive number of events", c.BatchSize)
+		return c, fmt.Errorf("invalid audit batch size %d: set a positive number of events", c.BatchSize)
+	case c.SpoolBatchSize < 0:
+		return c, fmt.Errorf("invalid audit spool batch size %d: set a positive number of events", c.SpoolBatchSize)
 	case c.Retention < 0:
-		return c, fmt.Errorf("audit retention is %v, want a positive duration", c.Retention)
+		return c, fmt.Errorf("invalid audit retention %v: set a positive duration", c.Retention)
 	case c.RedisTimeout < 0, c.MinBackoff < 0, c.PollInterval < 0, c.LockTimeout < 0:
-		return c, errors.New("audit timeouts and intervals must be positive durations")
+		return c, errors.New("invalid audit timeout or interval: set positive durations")
 	case c.MaxBackoff < c.MinBackoff:
-		return c, fmt.Errorf("audit max backoff %v is below min backoff %v: raise the max", c.MaxBackoff, c.MinBackoff)
+		return c, fmt.Errorf("invalid audit max backoff %v: it is below the min backoff %v, so raise it", c.MaxBackoff, c.MinBackoff)
 	}
 	return c, nil
 }

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"sync"
 	"time"
 
 	"github.com/awra/awragate/policy"
@@ -21,6 +22,9 @@ const (
 	ModuleAlert     Module = "alert"
 	ModuleAdmin     Module = "admin"
 	ModuleAudit     Module = "audit"
+
+	// ModuleUnknown is stored for an event enqueued without a module.
+	ModuleUnknown Module = "unknown"
 )
 
 // Decision is the outcome recorded by an event.
@@ -34,7 +38,7 @@ const (
 
 // Reason codes of the events the pipeline writes about itself (module
 // "audit"). They are written with decision "deny" so that a consumer that
-// watches denials also sees every loss of audit data.
+// filters for denials also receives every report of lost audit data.
 const (
 	// ReasonEventsDropped marks a gap event: the queue was full (by count
 	// or by bytes) or a spool write failed, and events were lost before
@@ -67,7 +71,10 @@ const (
 // Reason, Status, KeyID, ClientIP, PeerIP, Method, Host, Path, Scopes,
 // Provider, LatencyUS, Detail). The pipeline's writer fills V, Instance,
 // Seq, PrevHash and Hash, and sets TS to the pipeline clock when it is
-// zero. In the stream every field is a flat string; see [Event.Fields].
+// zero. Before hashing, the writer also replaces invalid UTF-8 with
+// U+FFFD, stores a decision other than allow or deny as deny (noting the
+// original in Detail) and an empty module as "unknown". In the stream every
+// field is a flat string; see [Event.Fields].
 type Event struct {
 	V         int           // schema version, SchemaVersion
 	TS        time.Time     // decision time, written as RFC 3339 UTC with nanoseconds
@@ -106,4 +113,21 @@ func (e *Event) approxSize() int64 {
 		len(e.PeerIP) + len(e.Method) + len(e.Host) + len(e.Path) +
 		len(e.Scopes) + len(e.Provider) + len(e.Detail) + len(e.PrevHash) + len(e.Hash)
 	return int64(n)
+}
+
+// eventPool recycles events the writer has committed.
+var eventPool = sync.Pool{New: func() any { return new(Event) }}
+
+// NewEvent returns a zero Event, reused from one the writer has finished
+// with when possible, which spares the request path most of the cost of
+// allocating it. Events made any other way work as well. Either way, an
+// event handed to Enqueue must not be touched once Enqueue returns true.
+func NewEvent() *Event {
+	return eventPool.Get().(*Event)
+}
+
+// releaseEvent clears ev and returns it to the pool.
+func releaseEvent(ev *Event) {
+	*ev = Event{}
+	eventPool.Put(ev)
 }

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/awra/awragate/policy"
 )
@@ -57,6 +59,8 @@ const hashLen = 64
 type fieldValues [numFields]string
 
 // values returns the event's fields as the strings written to the stream.
+// The writer makes them valid UTF-8 first (see sanitize), so that JSON
+// exports keep every byte.
 func (e *Event) values() fieldValues {
 	var v fieldValues
 	v[fieldV] = strconv.Itoa(e.V)
@@ -107,12 +111,15 @@ func ParseFields(fields map[string]string) (Event, error) {
 		if !ok {
 			return Event{}, fmt.Errorf("field '%s' is missing", name)
 		}
+		if !utf8.ValidString(value) {
+			return Event{}, fmt.Errorf("field '%s' is not valid UTF-8", name)
+		}
 		v[i] = value
 	}
 	if len(fields) != numFields {
 		for name := range fields {
 			if fieldIndex(name) < 0 {
-				return Event{}, fmt.Errorf("field '%s' is not part of schema version %d", truncate(name), SchemaVersion)
+				return Event{}, fmt.Errorf("unexpected field '%s': not part of schema version %d", truncate(name), SchemaVersion)
 			}
 		}
 	}
@@ -125,28 +132,28 @@ func parseValues(v *fieldValues) (Event, error) {
 	var err error
 
 	if v[fieldV] != strconv.Itoa(SchemaVersion) {
-		return Event{}, fmt.Errorf("field 'v' is '%s', want schema version %d", truncate(v[fieldV]), SchemaVersion)
+		return Event{}, fmt.Errorf("invalid field 'v' '%s': expected schema version %d", truncate(v[fieldV]), SchemaVersion)
 	}
 	e.V = SchemaVersion
 
 	e.TS, err = time.Parse(time.RFC3339Nano, v[fieldTS])
 	if err != nil || e.TS.Location() != time.UTC || e.TS.Format(time.RFC3339Nano) != v[fieldTS] {
-		return Event{}, fmt.Errorf("field 'ts' is '%s', want RFC 3339 UTC like '2006-01-02T15:04:05.999999999Z'", truncate(v[fieldTS]))
+		return Event{}, fmt.Errorf("invalid field 'ts' '%s': expected RFC 3339 UTC like '2006-01-02T15:04:05.999999999Z'", truncate(v[fieldTS]))
 	}
 
 	if e.Seq, err = parseCanonicalUint(v[fieldSeq]); err != nil || e.Seq == 0 {
-		return Event{}, fmt.Errorf("field 'seq' is '%s', want a decimal number from 1", truncate(v[fieldSeq]))
+		return Event{}, fmt.Errorf("invalid field 'seq' '%s': expected a decimal number from 1", truncate(v[fieldSeq]))
 	}
 
 	status, err := parseCanonicalUint(v[fieldStatus])
 	if err != nil || status > 999 {
-		return Event{}, fmt.Errorf("field 'status' is '%s', want a decimal number from 0 to 999", truncate(v[fieldStatus]))
+		return Event{}, fmt.Errorf("invalid field 'status' '%s': expected a decimal number from 0 to 999", truncate(v[fieldStatus]))
 	}
 	e.Status = int(status)
 
 	latency, err := parseCanonicalUint(v[fieldLatencyUS])
 	if err != nil || latency > 1<<63-1 {
-		return Event{}, fmt.Errorf("field 'latency_us' is '%s', want a decimal number from 0", truncate(v[fieldLatencyUS]))
+		return Event{}, fmt.Errorf("invalid field 'latency_us' '%s': expected a decimal number from 0", truncate(v[fieldLatencyUS]))
 	}
 	e.LatencyUS = int64(latency)
 
@@ -154,7 +161,7 @@ func parseValues(v *fieldValues) (Event, error) {
 	case DecisionAllow, DecisionDeny:
 		e.Decision = Decision(v[fieldDecision])
 	default:
-		return Event{}, fmt.Errorf("field 'decision' is '%s', want 'allow' or 'deny'", truncate(v[fieldDecision]))
+		return Event{}, fmt.Errorf("invalid field 'decision' '%s': expected 'allow' or 'deny'", truncate(v[fieldDecision]))
 	}
 
 	if v[fieldInstance] == "" {
@@ -164,10 +171,10 @@ func parseValues(v *fieldValues) (Event, error) {
 		return Event{}, errors.New("field 'module' is empty")
 	}
 	if p := v[fieldPrevHash]; p != "" && !isLowerHex(p, hashLen) {
-		return Event{}, fmt.Errorf("field 'prev_hash' is '%s', want empty or %d lower-case hex digits", truncate(p), hashLen)
+		return Event{}, fmt.Errorf("invalid field 'prev_hash' '%s': expected empty or %d lower-case hex digits", truncate(p), hashLen)
 	}
 	if h := v[fieldHash]; !isLowerHex(h, hashLen) {
-		return Event{}, fmt.Errorf("field 'hash' is '%s', want %d lower-case hex digits", truncate(h), hashLen)
+		return Event{}, fmt.Errorf("invalid field 'hash' '%s': expected %d lower-case hex digits", truncate(h), hashLen)
 	}
 
 	e.Instance = v[fieldInstance]
@@ -238,4 +245,28 @@ func truncate(s string) string {
 		q += "..."
 	}
 	return q
+}
+
+// sanitize makes a handler-filled event fit the schema before it is
+// hashed. Invalid UTF-8 becomes U+FFFD, so that the stored event, its hash
+// and a JSON export agree. A decision other than allow or deny is stored as
+// deny with the original noted in Detail, and an empty module as
+// "unknown", so that ParseFields accepts every event the writer stores.
+func (e *Event) sanitize() {
+	if e.Decision != DecisionAllow && e.Decision != DecisionDeny {
+		e.Detail = strings.TrimSpace(e.Detail + " invalid decision '" + string(e.Decision) + "'")
+		e.Decision = DecisionDeny
+	}
+	if e.Module == "" {
+		e.Module = ModuleUnknown
+	}
+	for _, f := range [...]*string{
+		&e.RequestID, &e.KeyID, &e.ClientIP, &e.PeerIP, &e.Method, &e.Host,
+		&e.Path, &e.Scopes, &e.Provider, &e.Detail,
+		(*string)(&e.Module), (*string)(&e.Decision), (*string)(&e.Reason),
+	} {
+		if !utf8.ValidString(*f) {
+			*f = strings.ToValidUTF8(*f, "\uFFFD")
+		}
+	}
 }

@@ -54,7 +54,8 @@ type Pipeline struct {
 	declaredBytes uint64 // queue_bytes drops already declared
 	declaredSpool uint64 // spool_error drops already declared
 	lastGapAt     time.Time
-	spoolFailing  bool
+
+	spoolFailing bool // the writer's last commit failed; only the writer uses it
 
 	startCursor uint64        // publish cursor stored in the spool at Open
 	notify      chan struct{} // writer to publisher: new events spooled
@@ -98,13 +99,19 @@ func Open(cfg Config) (*Pipeline, error) {
 }
 
 func open(cfg Config, path string) (*Pipeline, error) {
+	client, ownsClient, err := makeRedisClient(cfg)
+	if err != nil {
+		return nil, err
+	}
 	name := cfg.Instance
 	if name == "" {
 		name = defaultInstanceName(cfg.SpoolDir)
 	}
-	now := cfg.Now()
-	sp, meta, reset, err := openSpool(path, cfg.LockTimeout, now, name)
+	sp, meta, reset, err := openSpool(path, cfg.LockTimeout, cfg.Now(), name)
 	if err != nil {
+		if ownsClient {
+			_ = client.Close()
+		}
 		return nil, err
 	}
 
@@ -112,6 +119,8 @@ func open(cfg Config, path string) (*Pipeline, error) {
 		cfg:         cfg,
 		log:         cfg.Logger,
 		spool:       sp,
+		client:      client,
+		ownsClient:  ownsClient,
 		stream:      cfg.Stream,
 		watermark:   cfg.Stream + WatermarkSuffix,
 		instance:    meta.instance,
@@ -131,11 +140,9 @@ func open(cfg Config, path string) (*Pipeline, error) {
 
 	if err := p.writeOpenEvents(meta, reset, name); err != nil {
 		_ = sp.db.Close()
-		return nil, err
-	}
-
-	if err := p.connect(); err != nil {
-		_ = sp.close()
+		if ownsClient {
+			_ = client.Close()
+		}
 		return nil, err
 	}
 
@@ -185,29 +192,29 @@ func (p *Pipeline) writeOpenEvents(meta spoolMeta, reset *spoolReset, name strin
 	return nil
 }
 
-// connect creates the Redis client from the configuration.
-func (p *Pipeline) connect() error {
-	switch {
-	case p.cfg.Client != nil:
-		p.client = p.cfg.Client
-	case p.cfg.RedisURL != "":
-		opts, err := redis.ParseURL(p.cfg.RedisURL)
-		if err != nil {
-			// The URL may hold a password, so it is not quoted.
-			return fmt.Errorf("parsing the audit redis URL: %w", err)
-		}
-		// The publisher retries with its own backoff and must see each
-		// failure at once, so go-redis retries are off.
-		opts.MaxRetries = -1
-		opts.DialerRetries = 1
-		opts.DialTimeout = p.cfg.RedisTimeout
-		opts.ReadTimeout = p.cfg.RedisTimeout
-		opts.WriteTimeout = p.cfg.RedisTimeout
-		opts.PoolSize = 2
-		p.client = redis.NewClient(opts)
-		p.ownsClient = true
+// makeRedisClient returns the client to publish with: cfg.Client, one made from
+// cfg.RedisURL (owned by the pipeline), or nil for spool only.
+func makeRedisClient(cfg Config) (client redis.UniversalClient, owned bool, err error) {
+	if cfg.Client != nil {
+		return cfg.Client, false, nil
 	}
-	return nil
+	if cfg.RedisURL == "" {
+		return nil, false, nil
+	}
+	opts, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		// The URL may hold a password, so it is not quoted.
+		return nil, false, fmt.Errorf("parsing the audit redis URL: %w", err)
+	}
+	// The publisher retries with its own backoff and must see each failure
+	// at once, so go-redis retries are off.
+	opts.MaxRetries = -1
+	opts.DialerRetries = 1
+	opts.DialTimeout = cfg.RedisTimeout
+	opts.ReadTimeout = cfg.RedisTimeout
+	opts.WriteTimeout = cfg.RedisTimeout
+	opts.PoolSize = 2
+	return redis.NewClient(opts), true, nil
 }
 
 // Instance returns the instance id of this pipeline's chain.

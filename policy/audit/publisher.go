@@ -12,6 +12,11 @@ import (
 // maxPruneBatch bounds the events deleted from the spool per transaction.
 const maxPruneBatch = 10000
 
+// maintainInterval is the least time between two saves of the publish
+// cursor; each save is a spool transaction that waits for the disk. A lost
+// save only makes the next run send a few events again, which Redis skips.
+const maintainInterval = time.Second
+
 // publisher is the state of the publisher goroutine; only that goroutine
 // touches it.
 type publisher struct {
@@ -27,6 +32,8 @@ type publisher struct {
 	highestSent  uint64 // highest seq ever sent, for the replayed counter
 	declaredLost uint64 // end of the last lost range declared
 	reconcile    bool   // compare Redis's watermark before the next batch
+	aheadLogged  bool   // the watermark-ahead error was logged
+	readFailing  bool   // the last spool read failed and was logged
 	state        redisState
 	downSince    time.Time
 	backoff      time.Duration
@@ -54,8 +61,8 @@ const (
 // errBehind reports that Redis holds fewer entries than were published.
 var errBehind = errors.New("redis watermark is below the published seq")
 
-// runPublisher sends spooled events to Redis until Close asks for the final
-// flush.
+// runPublisher sends spooled events to Redis until Close requests the
+// final flush.
 func (p *Pipeline) runPublisher() {
 	defer close(p.pubDone)
 
@@ -72,6 +79,14 @@ func (p *Pipeline) runPublisher() {
 	defer cancel()
 
 	for {
+		select {
+		case final := <-p.finalFlush:
+			cancel()
+			pub.flush(final)
+			return
+		default:
+		}
+
 		n, err := pub.step(ctx)
 		pub.maintain(false)
 
@@ -112,9 +127,13 @@ func (pub *publisher) step(ctx context.Context) (int, error) {
 	batch, err := p.spool.readAfter(pub.cursor, p.cfg.BatchSize, pub.buf[:0])
 	pub.buf = batch
 	if err != nil {
-		p.log.Error("reading the audit spool failed", zap.String("spool", p.spool.path), zap.Error(err))
+		if !pub.readFailing {
+			pub.readFailing = true
+			p.log.Error("reading the audit spool failed; retrying", zap.String("spool", p.spool.path), zap.Error(err))
+		}
 		return 0, err
 	}
+	pub.readFailing = false
 	if len(batch) == 0 {
 		p.counters.oldestUnpublished.Store(0)
 		return 0, nil
@@ -140,12 +159,12 @@ func (pub *publisher) step(ctx context.Context) (int, error) {
 	pub.highestSent = max(pub.highestSent, last)
 
 	if res.behind {
-		p.log.Warn("redis holds fewer audit entries than were published; re-sending from the spool",
-			zap.String("instance", p.instance), zap.Uint64("watermark", res.watermark), zap.Uint64("published_seq", pub.floor))
+		// Nothing was added; reconcileWatermark logs and rewinds.
 		pub.reconcile = true
 		return 0, errBehind
 	}
-	if res.watermark > last {
+	if res.watermark > last && !pub.aheadLogged {
+		pub.aheadLogged = true
 		p.log.Error("redis audit watermark is ahead of the local spool; another process may use this instance id",
 			zap.String("instance", p.instance), zap.Uint64("watermark", res.watermark), zap.Uint64("last_sent", last))
 	}
@@ -155,22 +174,30 @@ func (pub *publisher) step(ctx context.Context) (int, error) {
 	return len(batch), nil
 }
 
-// advance records that all seqs up to seq are in the stream.
+// advance records that all seqs up to seq are in the stream. Publishes
+// within one checkpoint granularity share a checkpoint, which keeps the
+// time of the first of them.
 func (pub *publisher) advance(seq uint64) {
 	pub.cursor, pub.floor = seq, seq
 	pub.p.counters.cursor.Store(seq)
 	now := pub.p.cfg.Now()
-	if n := len(pub.checkpoints); n > 0 && now.Sub(pub.checkpoints[n-1].at) < time.Second {
+	if n := len(pub.checkpoints); n > 0 && now.Sub(pub.checkpoints[n-1].at) < pub.granularity() {
 		pub.checkpoints[n-1].seq = seq
 	} else {
 		pub.checkpoints = append(pub.checkpoints, checkpoint{seq: seq, at: now})
 	}
 }
 
+// granularity is the time span one checkpoint covers: a tenth of the
+// retention, at most a second.
+func (pub *publisher) granularity() time.Duration {
+	return min(time.Second, pub.p.cfg.Retention/10)
+}
+
 // reconcileWatermark reads Redis's watermark for this instance and moves
-// the cursor to it. When Redis lost entries it rewinds, so they are sent
-// again from the spool; entries already pruned from the spool are declared
-// by an events_lost event.
+// the cursor to it. When Redis lost entries it rewinds, so that they are
+// sent again from the spool. Entries already pruned from the spool are
+// declared by an events_lost event instead.
 func (pub *publisher) reconcileWatermark(ctx context.Context) error {
 	p := pub.p
 	callCtx, cancel := context.WithTimeout(ctx, p.cfg.RedisTimeout)
@@ -183,6 +210,7 @@ func (pub *publisher) reconcileWatermark(ctx context.Context) error {
 	lastSeq := p.counters.lastSeq.Load()
 	switch {
 	case wm > lastSeq:
+		pub.aheadLogged = true
 		p.log.Error("redis audit watermark is ahead of the local spool; another process may use this instance id",
 			zap.String("instance", p.instance), zap.Uint64("watermark", wm), zap.Uint64("last_seq", lastSeq))
 		pub.cursor, pub.floor = lastSeq, wm
@@ -243,19 +271,21 @@ func (pub *publisher) clampCheckpoints() {
 }
 
 // maintain stores the cursor and prunes events published more than
-// Retention ago, at most once per PollInterval unless force is set.
+// Retention ago, at most once per maintainInterval unless force is set.
 func (pub *publisher) maintain(force bool) {
 	p := pub.p
 	now := p.cfg.Now()
-	if !force && now.Sub(pub.lastSave) < p.cfg.PollInterval {
+	if !force && now.Sub(pub.lastSave) < maintainInterval {
 		return
 	}
 	pub.lastSave = now
 
+	// A checkpoint's last publish may be up to one granularity after its
+	// time, so it expires that much later.
 	var pruneTo uint64
 	keep := pub.checkpoints[:0]
 	for _, cp := range pub.checkpoints {
-		if now.Sub(cp.at) >= p.cfg.Retention {
+		if now.Sub(cp.at) >= p.cfg.Retention+pub.granularity() {
 			pruneTo = max(pruneTo, cp.seq)
 		} else {
 			keep = append(keep, cp)
@@ -276,7 +306,7 @@ func (pub *publisher) maintain(force bool) {
 	p.counters.spoolBytes.Store(size)
 	if deleted == maxPruneBatch {
 		// More to prune: keep a checkpoint so the next call continues.
-		pub.checkpoints = append([]checkpoint{{seq: pruneTo, at: now.Add(-p.cfg.Retention)}}, pub.checkpoints...)
+		pub.checkpoints = append([]checkpoint{{seq: pruneTo, at: now.Add(-p.cfg.Retention - pub.granularity())}}, pub.checkpoints...)
 	}
 }
 

@@ -2,7 +2,7 @@ package audit
 
 // Enqueue hands ev to the writer without blocking and without I/O. It
 // returns false and counts a drop when the queue holds QueueCapacity events
-// or QueueBytes bytes, or when Close has been called; the writer later
+// or QueueBytes bytes, or when Close has been called. The writer later
 // records the queue drops in an events_dropped gap event. Enqueue on a nil
 // Pipeline or with a nil event returns false and counts nothing.
 //

@@ -11,15 +11,15 @@ import (
 // publishLua adds a batch of one instance's events to the stream, skipping
 // those already there, in one atomic step. Redis keeps the highest seq of
 // each instance in the watermark hash, changed only by this script and in
-// the same step as the entries it covers, so a replica or restarted server
-// that lost entries lost the matching watermark too.
+// the same step as the entries it covers. So a replica or a restarted
+// server that lost entries also lost the matching watermark.
 //
 // KEYS[1] is the stream and KEYS[2] the watermark hash. ARGV holds the
 // instance, MAXLEN, the floor (the lowest watermark the publisher expects;
 // a lower one means Redis lost entries, and the script then changes
-// nothing and returns status -1), the number of fields n, the 1-based
-// position of seq among them, the n field names, and then n values per
-// event in seq order.
+// nothing and returns status -1), the number of ARGV items per event, the
+// offset of the seq value within an event's items, and then each event as
+// field name, value, field name, value, ... in seq order.
 //
 // It returns {status, entries added, watermark}; the watermark is a string
 // so that seqs above 2^53 are not rounded, although comparisons in Lua use
@@ -30,24 +30,19 @@ local wmNum = tonumber(wm)
 if wmNum < tonumber(ARGV[3]) then
   return {-1, 0, wm}
 end
-local n = tonumber(ARGV[4])
+local width = tonumber(ARGV[4])
 local seqAt = tonumber(ARGV[5])
 local added = 0
-local i = 6 + n
-while i + n - 1 <= #ARGV do
-  local seq = ARGV[i + seqAt - 1]
+local i = 6
+while i + width - 1 <= #ARGV do
+  local seq = ARGV[i + seqAt]
   if tonumber(seq) > wmNum then
-    local args = {'XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*'}
-    for j = 0, n - 1 do
-      args[#args + 1] = ARGV[6 + j]
-      args[#args + 1] = ARGV[i + j]
-    end
-    redis.call(unpack(args))
+    redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, i, i + width - 1))
     wm = seq
     wmNum = tonumber(seq)
     added = added + 1
   end
-  i = i + n
+  i = i + width
 end
 if added > 0 then
   redis.call('HSET', KEYS[2], ARGV[1], wm)
@@ -56,6 +51,15 @@ return {0, added, wm}
 `
 
 var publishScript = redis.NewScript(publishLua)
+
+// fieldNameArgs holds FieldNames already converted to interface values, so
+// that building a batch does not allocate for the names.
+var fieldNameArgs = func() (out [numFields]interface{}) {
+	for i, name := range FieldNames {
+		out[i] = name
+	}
+	return out
+}()
 
 // publishResult is the reply of publishLua.
 type publishResult struct {
@@ -67,14 +71,12 @@ type publishResult struct {
 // sendBatch runs publishLua for batch with EVALSHA, falling back to EVAL
 // when Redis does not have the script cached.
 func (p *Pipeline) sendBatch(ctx context.Context, batch []spooledEvent, floor uint64) (publishResult, error) {
-	args := make([]interface{}, 0, 5+numFields+len(batch)*numFields)
-	args = append(args, p.instance, p.cfg.MaxLen, floor, numFields, fieldSeq+1)
-	for _, name := range FieldNames {
-		args = append(args, name)
-	}
+	const width = 2 * numFields
+	args := make([]interface{}, 0, 5+len(batch)*width)
+	args = append(args, p.instance, p.cfg.MaxLen, floor, width, 2*fieldSeq+1)
 	for i := range batch {
-		for _, v := range batch[i].values {
-			args = append(args, v)
+		for f, v := range batch[i].values {
+			args = append(args, fieldNameArgs[f], v)
 		}
 	}
 
@@ -87,13 +89,13 @@ func (p *Pipeline) sendBatch(ctx context.Context, batch []spooledEvent, floor ui
 
 func parsePublishReply(reply []interface{}) (publishResult, error) {
 	if len(reply) != 3 {
-		return publishResult{}, fmt.Errorf("publish script returned %d values, want 3", len(reply))
+		return publishResult{}, fmt.Errorf("publish script returned %d values, expected 3", len(reply))
 	}
 	status, ok1 := reply[0].(int64)
 	added, ok2 := reply[1].(int64)
 	wm, ok3 := reply[2].(string)
 	if !ok1 || !ok2 || !ok3 {
-		return publishResult{}, fmt.Errorf("publish script returned %v, want {status, added, watermark}", reply)
+		return publishResult{}, fmt.Errorf("publish script returned %v, expected {status, added, watermark}", reply)
 	}
 	watermark, err := strconv.ParseUint(wm, 10, 64)
 	if err != nil {

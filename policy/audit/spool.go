@@ -85,8 +85,8 @@ func releaseSpoolPath(path string) {
 
 // openSpool opens or creates the spool at path. A file that bbolt cannot
 // read, or whose meta bucket is unusable, is renamed to
-// path.corrupt-<UTC time> and replaced by a new spool; reset then says
-// where the old file went. instanceName is the prefix of the instance id
+// path.corrupt-<UTC time> and replaced by a new spool, and reset then
+// names the old file's new path. instanceName is the prefix of the instance id
 // of a new spool.
 func openSpool(path string, lockTimeout time.Duration, now time.Time, instanceName string) (s *spool, meta spoolMeta, reset *spoolReset, err error) {
 	s, meta, err = tryOpenSpool(path, lockTimeout, instanceName)
@@ -166,7 +166,7 @@ func (s *spool) loadMeta(instanceName string) (meta spoolMeta, err error) {
 			return fmt.Errorf("%w: bucket 'events' is missing", errSpoolCorrupt)
 		}
 		if v := string(mb.Get(metaFormat)); v != spoolFormat {
-			return fmt.Errorf("%w: spool format is '%s', want '%s'", errSpoolCorrupt, truncate(v), spoolFormat)
+			return fmt.Errorf("%w: spool format is '%s', expected '%s'", errSpoolCorrupt, truncate(v), spoolFormat)
 		}
 
 		meta.instance = string(mb.Get(metaInstance))

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -80,13 +81,22 @@ func (s *spool) appendBatch(recs []pendingRecord, lastSeq uint64, lastHash strin
 		if err := mb.Put(metaLastSeq, encodeSeq(lastSeq)); err != nil {
 			return err
 		}
-		if err := mb.Put(metaLastHash, []byte(lastHash)); err != nil {
-			return err
-		}
-		size = tx.Size()
-		return nil
+		return mb.Put(metaLastHash, []byte(lastHash))
 	})
-	return size, err
+	if err != nil {
+		return 0, err
+	}
+	return s.fileSize(), nil
+}
+
+// fileSize returns the size of the spool file, or 0 when it cannot be
+// read.
+func (s *spool) fileSize() int64 {
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
 }
 
 // readAfter appends to dst up to max events with seq above after, in seq
@@ -125,7 +135,8 @@ func (s *spool) firstSeq() (uint64, error) {
 
 // saveCursor stores the publish cursor and deletes up to maxDelete events
 // with seq at or below pruneUpTo, in one transaction. It returns the number
-// deleted and the file size.
+// deleted and the file size. Deleted pages are reused, but the file does
+// not shrink.
 func (s *spool) saveCursor(cursor, pruneUpTo uint64, maxDelete int) (deleted int, size int64, err error) {
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketMeta).Put(metaCursor, encodeSeq(cursor)); err != nil {
@@ -143,8 +154,10 @@ func (s *spool) saveCursor(cursor, pruneUpTo uint64, maxDelete int) (deleted int
 			}
 			deleted++
 		}
-		size = tx.Size()
 		return nil
 	})
-	return deleted, size, err
+	if err != nil {
+		return 0, 0, err
+	}
+	return deleted, s.fileSize(), nil
 }

@@ -25,7 +25,7 @@ type Stats struct {
 	LastSeq      uint64 // highest seq in the spool
 	PublishedSeq uint64 // highest seq known to be in the stream
 
-	SpoolBytes           int64         // size of the spool file
+	SpoolBytes           int64         // size of the spool file; it grows with the backlog and does not shrink
 	OldestUnpublishedAge time.Duration // age of the oldest spooled event not yet in the stream, 0 when none
 	RedisUp              bool          // the last Redis call succeeded
 }

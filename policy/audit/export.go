@@ -1,0 +1,144 @@
+package audit
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// StreamIDMember is the JSON member that holds the stream entry id in an
+// exported line.
+const StreamIDMember = "stream_id"
+
+// MaxJSONLine is the longest line ReadJSONLines accepts, in bytes.
+const MaxJSONLine = 1 << 20
+
+// AppendJSONLine appends e to dst as one line of JSON Lines, ending in a
+// newline. The line is an object whose first member is "stream_id",
+// followed by the entry's fields in FieldNames order and then any other
+// fields in name order. Every value is a string as it was stored, and
+// malformed entries are written as stored, so an export keeps the evidence
+// that Verify rejects.
+func AppendJSONLine(dst []byte, e Entry) []byte {
+	dst = append(dst, '{')
+	dst = appendJSONMember(dst, StreamIDMember, e.ID)
+	for _, name := range FieldNames {
+		if v, ok := e.Fields[name]; ok {
+			dst = append(dst, ',')
+			dst = appendJSONMember(dst, name, v)
+		}
+	}
+
+	var extra []string
+	for name := range e.Fields {
+		if fieldIndex(name) < 0 {
+			extra = append(extra, name)
+		}
+	}
+	slices.Sort(extra)
+	for _, name := range extra {
+		dst = append(dst, ',')
+		dst = appendJSONMember(dst, name, e.Fields[name])
+	}
+	return append(dst, '}', '\n')
+}
+
+func appendJSONMember(dst []byte, name, value string) []byte {
+	dst = appendJSONString(dst, name)
+	dst = append(dst, ':')
+	return appendJSONString(dst, value)
+}
+
+func appendJSONString(dst []byte, s string) []byte {
+	// encoding/json cannot fail on a string. It writes invalid UTF-8 as
+	// U+FFFD, which the writer never stores (see Event.sanitize).
+	b, _ := json.Marshal(s)
+	return append(dst, b...)
+}
+
+// Export writes every entry of stream to w as JSON Lines (see
+// AppendJSONLine) and returns the number of entries written.
+func Export(ctx context.Context, client redis.Cmdable, stream string, w io.Writer) (int, error) {
+	bw := bufio.NewWriter(w)
+	n := 0
+	var line []byte
+	err := ReadStream(ctx, client, stream, "", 0, func(e Entry) error {
+		line = AppendJSONLine(line[:0], e)
+		if _, err := bw.Write(line); err != nil {
+			return fmt.Errorf("writing audit export: %w", err)
+		}
+		n++
+		return nil
+	})
+	if err != nil {
+		return n, err
+	}
+	if err := bw.Flush(); err != nil {
+		return n, fmt.Errorf("writing audit export: %w", err)
+	}
+	return n, nil
+}
+
+// ReadJSONLines reads JSON Lines as written by AppendJSONLine and calls fn
+// for each entry in order. Empty lines are skipped. A line that is not a
+// JSON object of string members, lacks "stream_id" or is longer than
+// MaxJSONLine bytes stops the read with an error naming the line. An object
+// whose fields do not decode as an event is passed to fn with Entry.Err
+// set, so Verify reports it.
+func ReadJSONLines(r io.Reader, fn func(Entry) error) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), MaxJSONLine)
+	for lineNo := 1; sc.Scan(); lineNo++ {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		e, err := decodeJSONLine(line)
+		if err != nil {
+			return fmt.Errorf("audit export line %d: %w", lineNo, err)
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return fmt.Errorf("audit export has a line longer than %d bytes: %w", MaxJSONLine, err)
+		}
+		return fmt.Errorf("reading audit export: %w", err)
+	}
+	return nil
+}
+
+func decodeJSONLine(line []byte) (Entry, error) {
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(line, &members); err != nil {
+		return Entry{}, fmt.Errorf("not a JSON object: %w", err)
+	}
+
+	fields := make(map[string]string, len(members))
+	id := ""
+	hasID := false
+	for name, raw := range members {
+		var v string
+		if err := json.Unmarshal(raw, &v); err != nil || bytes.Equal(raw, []byte("null")) {
+			return Entry{}, fmt.Errorf("member '%s' is not a string", truncate(name))
+		}
+		if name == StreamIDMember {
+			id, hasID = v, true
+			continue
+		}
+		fields[name] = v
+	}
+	if !hasID {
+		return Entry{}, fmt.Errorf("member '%s' is missing", StreamIDMember)
+	}
+	return NewEntry(id, fields), nil
+}
