@@ -49,8 +49,9 @@ func (l *decisionLog) last(t *testing.T) decision {
 	return l.decisions[len(l.decisions)-1]
 }
 
-// newTestSignedURL returns a provisioned-equivalent handler with key
-// "k-test", max_ttl 1h and clock_skew 30s, recording into a decisionLog.
+// newTestSignedURL returns a handler set up as Provision would set it up,
+// with key "k-test", max_ttl 1h and clock_skew 30s, recording into a
+// decisionLog.
 func newTestSignedURL(t testing.TB) (*SignedURL, *decisionLog) {
 	t.Helper()
 	v, err := signedurl.NewVerifier(signedurl.Config{
@@ -90,7 +91,7 @@ type forwarded struct {
 }
 
 // serveSignedURL runs h on r with a next handler that records what it
-// received and answers 200.
+// received and writes 200.
 func serveSignedURL(t *testing.T, h *SignedURL, r *http.Request) (*httptest.ResponseRecorder, forwarded) {
 	t.Helper()
 	var fw forwarded
@@ -447,7 +448,7 @@ func TestSignedURLProvisionRejects(t *testing.T) {
 	}
 }
 
-// nopHandler answers 200 without a body.
+// nopHandler writes 200 without a body.
 var nopHandler = caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusOK)
 	return nil

@@ -93,12 +93,16 @@ func runSignURL(stdout io.Writer, getenv func(string) string, now time.Time, a s
 		expires = now.Add(d)
 	}
 
+	flag := "--expires-in"
+	if a.expiresAt != "" {
+		flag = "--expires-at"
+	}
 	lifetime := expires.Sub(now)
 	if lifetime <= 0 {
-		return fmt.Errorf("the link would expire at %s, which is not in the future; give a later --expires-at or a positive --expires-in", expires.UTC().Format(time.RFC3339))
+		return fmt.Errorf("%s: the link would expire at %s, which is not in the future; give a later time", flag, expires.UTC().Format(time.RFC3339))
 	}
 	if lifetime > signedurl.MaxTTLLimit {
-		return fmt.Errorf("the link lifetime %s exceeds the limit of 7 days; give a shorter --expires-in", lifetime.Round(time.Second))
+		return fmt.Errorf("%s: the link lifetime %s exceeds the limit of 7 days; give an earlier expiry", flag, lifetime.Round(time.Second))
 	}
 
 	signed, err := signedurl.SignURL(method, rawURL, a.keyID, []byte(secret), expires)
