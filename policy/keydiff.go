@@ -69,7 +69,7 @@ func diffKey(prev, cur KeyRecord) []KeyChange {
 	a, b := prev, cur
 	a.Status, b.Status = "", ""
 	a.Secrets, b.Secrets = nil, nil
-	a.UpdatedAt, b.UpdatedAt = b.UpdatedAt, b.UpdatedAt
+	a.UpdatedAt = b.UpdatedAt
 	if !reflect.DeepEqual(a, b) {
 		out = append(out, KeyChange{ChangeEdited, cur.ID})
 	}
