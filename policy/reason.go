@@ -57,6 +57,10 @@ const (
 	ReasonRateLimited        Reason = "rate_limited"
 	ReasonRetryLimitExceeded Reason = "retry_limit_exceeded"
 
+	// 503: the webhook replay store (Redis) did not answer, so a delivery
+	// cannot be checked for replays and is refused rather than let through.
+	ReasonReplayStoreUnavailable Reason = "replay_store_unavailable"
+
 	// 200 without forwarding: a webhook event that was already delivered.
 	ReasonWebhookDuplicate Reason = "webhook_duplicate"
 )
@@ -81,6 +85,8 @@ func (r Reason) Status() int {
 		return http.StatusRequestEntityTooLarge
 	case ReasonRateLimited, ReasonRetryLimitExceeded:
 		return http.StatusTooManyRequests
+	case ReasonReplayStoreUnavailable:
+		return http.StatusServiceUnavailable
 	}
 	return 0
 }
@@ -141,6 +147,8 @@ func (r Reason) Title() string {
 		return "Rate limit exceeded"
 	case ReasonRetryLimitExceeded:
 		return "Webhook retry limit exceeded"
+	case ReasonReplayStoreUnavailable:
+		return "Webhook replay store unavailable"
 	case ReasonWebhookDuplicate:
 		return "Webhook event already delivered"
 	}

@@ -2,6 +2,7 @@ package awra
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"net/netip"
 	"time"
@@ -118,6 +119,15 @@ func (sw *statusWriter) Write(b []byte) (int, error) {
 		sw.status = http.StatusOK
 	}
 	return sw.ResponseWriter.Write(b)
+}
+
+// ReadFrom records 200 for a body copied without WriteHeader, because the
+// wrapped writer's ReadFrom would bypass Write.
+func (sw *statusWriter) ReadFrom(r io.Reader) (int64, error) {
+	if sw.status == 0 {
+		sw.status = http.StatusOK
+	}
+	return sw.ResponseWriterWrapper.ReadFrom(r)
 }
 
 // serveAllowed passes an allowed request on and then records the decision

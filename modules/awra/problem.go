@@ -24,7 +24,8 @@ type problem struct {
 const problemTypeBase = "https://awragate.dev/problems/"
 
 // writeProblem sends a denial as application/problem+json. On 401 it adds
-// WWW-Authenticate, and on 429 Retry-After when retryAfter > 0 seconds.
+// WWW-Authenticate, which HTTP requires there, and Retry-After on any
+// status when retryAfter > 0 seconds (429, and the 409 and 503 of webhooks).
 func writeProblem(w http.ResponseWriter, reason policy.Reason, status int, detail, requestID string, retryAfter int) {
 	body, _ := json.Marshal(problem{
 		Type:      problemTypeBase + string(reason),

@@ -24,9 +24,9 @@ func init() {
 }
 
 // Webhook admits a webhook delivery only when it carries a valid signature
-// of the configured provider over the exact body bytes, its signed
-// timestamp (for providers that sign one) is within tolerance, it is not a
-// replay, and its event has not used up its delivery attempts. The body is
+// of the configured provider over the exact body bytes. For providers that
+// sign a timestamp, it must be within tolerance. The delivery must not be
+// a replay, and its event must have delivery attempts left. The body is
 // read once, up to max_body, and forwarded byte for byte with a
 // Content-Length.
 //
@@ -281,12 +281,12 @@ func (h *Webhook) chooseStore(client *redis.Client) deliveryStore {
 
 // storeKeyPrefixes returns one key prefix per secret. Each is
 // "awra:webhook:{<id>}:", where id is 96 bits of an HMAC keyed with the
-// secret over the provider and its hmac options. So routes with other
-// secrets or options never share state, routes with the same secret do
-// (a replay across them is still a replay), a rotation that adds a secret
-// keeps the state of deliveries signed with the old one, and no secret
-// can be read back from a key. The braces make Redis Cluster keep a
-// route's keys in one slot, which the Lua scripts need.
+// secret over the provider and its hmac options. Routes with other secrets
+// or options never share state. Routes with the same secret do, so a
+// replay across them is still a replay. A rotation that adds a secret
+// keeps the state of deliveries signed with the old one. No secret can be
+// read back from a key. The braces make Redis Cluster keep a route's keys
+// in one slot, which the Lua scripts need.
 func storeKeyPrefixes(provider string, o webhook.HMACOptions, secrets []string) []string {
 	fields := []string{provider, o.Header, o.Algorithm, o.Encoding, o.Prefix, o.TimestampHeader, o.IDHeader, o.Template}
 	prefixes := make([]string, len(secrets))

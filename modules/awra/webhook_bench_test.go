@@ -71,8 +71,8 @@ func BenchmarkWebhookForward(b *testing.B) {
 	benchmarkWebhook(b, admittingStore{})
 }
 
-// BenchmarkWebhookDuplicate measures a duplicate answered from the
-// in-process store.
+// BenchmarkWebhookDuplicate measures a duplicate recognised by the
+// in-process store and rejected without forwarding.
 func BenchmarkWebhookDuplicate(b *testing.B) {
 	store := newMemoryDeliveryStore(defaultMemoryStoreEntries)
 	benchmarkWebhook(b, store)

@@ -117,8 +117,8 @@ func TestWebhookUnmarshalCaddyfileErrors(t *testing.T) {
 
 func TestWebhookCompileErrors(t *testing.T) {
 	t.Setenv("AWRA_TEST_EMPTY_SECRET", "")
-	t.Setenv("AWRA_TEST_SECRET", "sk_test_compile_secret_value_0123")
-	const secretValue = "sk_test_compile_secret_value_0123"
+	secretValue := "sk_test_" + randomHex(16)
+	t.Setenv("AWRA_TEST_SECRET", secretValue)
 
 	tests := []struct {
 		name    string
@@ -158,7 +158,7 @@ func TestWebhookCompileErrors(t *testing.T) {
 }
 
 func TestWebhookCompileDefaults(t *testing.T) {
-	t.Setenv("AWRA_TEST_SECRET", "sk_test_compile_secret_value_0123")
+	t.Setenv("AWRA_TEST_SECRET", "sk_test_"+randomHex(16))
 	h := Webhook{Provider: "paystack", Secrets: []string{"{env.AWRA_TEST_SECRET}"}}
 	h.logger = zap.NewNop()
 	if err := h.compile(); err != nil {
@@ -171,7 +171,7 @@ func TestWebhookCompileDefaults(t *testing.T) {
 }
 
 func TestWebhookLiteralSecretWarning(t *testing.T) {
-	const secret = "sk_test_literal_secret_value_0123"
+	secret := "sk_test_" + randomHex(16)
 	core, logs := observer.New(zap.WarnLevel)
 	h := Webhook{Provider: "paystack", Secrets: []string{secret}}
 	h.logger = zap.New(core)
@@ -189,7 +189,7 @@ func TestWebhookLiteralSecretWarning(t *testing.T) {
 }
 
 func TestStoreKeyPrefixes(t *testing.T) {
-	const a, b = "sk_test_prefix_secret_a_0123456789", "sk_test_prefix_secret_b_0123456789"
+	a, b := "sk_test_"+randomHex(16), "sk_test_"+randomHex(16)
 	base := storeKeyPrefixes("paystack", hmacOptionsForTest(""), []string{a, b})
 	if base[0] == base[1] {
 		t.Error("two secrets share a key prefix")

@@ -16,9 +16,7 @@ import (
 
 // reasonReplayStoreUnavailable is the 503 denial sent when the replay
 // store cannot be read or written, so a replay cannot be ruled out.
-//
-// TODO: move this code to policy/reason.go with its status and title.
-const reasonReplayStoreUnavailable policy.Reason = "replay_store_unavailable"
+const reasonReplayStoreUnavailable = policy.ReasonReplayStoreUnavailable
 
 const (
 	// storeTimeout bounds each store call on the request path. The shared
@@ -106,7 +104,7 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	r.Header["X-Awra-Webhook-Provider"] = []string{h.Provider}
 
 	// serveAllowed records the decision with the response status after
-	// the upstream answered; finish runs first, inside it.
+	// the upstream responded. finish runs first, inside it.
 	upstream := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		sw := &statusWriter{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w}}
 		err := next.ServeHTTP(sw, r)
@@ -172,8 +170,8 @@ func (h *Webhook) deny(w http.ResponseWriter, d *decision, reason policy.Reason,
 	return nil
 }
 
-// answerDuplicate tells the provider that an already delivered event
-// arrived, with a 2xx so that it stops retrying.
+// answerDuplicate responds 200 to an event that was already delivered, so
+// that the provider stops retrying it.
 func (h *Webhook) answerDuplicate(w http.ResponseWriter, d *decision) error {
 	d.allow = true
 	d.reason = policy.ReasonWebhookDuplicate

@@ -17,11 +17,11 @@ import (
 // The Redis implementation is shared by every gateway instance that uses
 // the same Redis; the in-process one protects a single instance only.
 type deliveryStore interface {
-	// begin admits a verified delivery or says why not. It runs every
+	// begin admits a verified delivery or returns why not. It runs every
 	// check and, on admitForward, takes the in-flight marker, counts the
 	// attempt and stores the replay key, all in one atomic step. An error
-	// means the state could not be read or written; the caller must not
-	// forward the delivery.
+	// means the state could not be read or written, and the caller must
+	// not forward the delivery.
 	begin(ctx context.Context, now time.Time, k *deliveryKeys) (admission, error)
 
 	// delivered marks the event as delivered for k.window, after the

@@ -22,7 +22,7 @@ var processDeliveryStore = newMemoryDeliveryStore(defaultMemoryStoreEntries)
 
 // memoryDeliveryStore keeps delivery state in this process only. It
 // mirrors the Redis scripts step for step under one mutex. When it is
-// full and nothing has expired, begin fails, and the handler answers 503
+// full and nothing has expired, begin fails, and the handler responds 503
 // rather than forget replay keys early.
 type memoryDeliveryStore struct {
 	maxEntries int
