@@ -39,11 +39,18 @@ go test -count=1 -timeout 12m ./...
 
 if [ "$fuzz" = 1 ]; then
 	echo "== fuzz (short runs; the committed corpora replay in go test above)"
-	# Each target runs alone because go test -fuzz takes one target at a time.
-	go list -f '{{.ImportPath}} {{.Dir}}' ./... | while read -r pkg dir; do
-		grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | while read -r target; do
-			echo "-- $pkg $target"
-			go test -run='^$' -fuzz="^${target}\$" -fuzztime=5s "$pkg" >/dev/null
+	# Each target runs alone because go test -fuzz takes one target at a
+	# time. Only directories whose tests define a Fuzz function are listed.
+	log=$(mktemp)
+	trap 'rm -f "$log"' EXIT
+	for dir in $(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do
+		for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go | sed 's/^func //'); do
+			echo "-- $dir $target"
+			if ! go test -run='^$' -fuzz="^${target}\$" -fuzztime=5s "$dir" >"$log" 2>&1; then
+				cat "$log"
+				echo "test.sh: fuzz target $target in $dir failed; the failing input is saved under $dir/testdata/fuzz/$target" >&2
+				exit 1
+			fi
 		done
 	done
 fi

@@ -88,9 +88,9 @@ func TestSignedURLKeyRotation(t *testing.T) {
 		resp := rawGetAfterReload(t, host, oldLink)
 		checkURLDenied(t, "GET with the removed key's link", resp, up, before, oldLink, "url_key_unknown")
 
-		checkAllowed(t, "GET with the new key's link", rawGet(t, host, newLink, nil))
+		checkAllowed(t, "GET with the new key's link", rawGetAfterReload(t, host, newLink))
 		fresh := mintURL(t, newKey, http.MethodGet, host, "/files/report.pdf?v=fresh", urlExpiresSoon())
-		checkAllowed(t, "GET with a link minted after the reload", rawGet(t, host, fresh, nil))
+		checkAllowed(t, "GET with a link minted after the reload", rawGetAfterReload(t, host, fresh))
 	})
 
 	t.Run("old key restored", func(t *testing.T) {

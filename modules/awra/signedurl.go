@@ -83,7 +83,8 @@ func (h *SignedURL) Provision(ctx caddy.Context) error {
 		}
 		secret := repl.ReplaceKnown(k.Secret, "")
 		if secret == "" {
-			return fmt.Errorf("key '%s': the secret is empty after placeholder replacement; set the environment variable it names", k.ID)
+			// The configured text is a placeholder here, never a secret.
+			return fmt.Errorf("key '%s': the secret '%s' is empty after placeholder replacement; set the environment variable it names", k.ID, k.Secret)
 		}
 		keys[k.ID] = []byte(secret)
 	}
