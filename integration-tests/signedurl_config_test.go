@@ -32,7 +32,7 @@ func TestSignedURLBadConfig(t *testing.T) {
 		wantLog string // a part of the start error
 	}{
 		{"secret too short", block("key " + short.ID + " {env." + short.EnvName + "}"), "secret of signing key 'k-short' is 31 bytes"},
-		{"secret variable not set", block("key k-unset {env.AWRA_IT_URL_SECRET_NEVER_SET}"), "key 'k-unset': the secret is empty"},
+		{"secret variable not set", block("key k-unset {env.AWRA_IT_URL_SECRET_NEVER_SET}"), "key 'k-unset': the secret '{env.AWRA_IT_URL_SECRET_NEVER_SET}' is empty"},
 		{"invalid key id", block("key K_Upper {env." + good.EnvName + "}"), "invalid signing key id 'K_Upper'"},
 		{"key id twice", block(goodKey, goodKey), "key 'k-good' is configured twice"},
 		{"no key", block("max_ttl 1h"), "needs at least one 'key <id> <secret>' line"},

@@ -425,8 +425,8 @@ func TestSignedURLProvisionRejects(t *testing.T) {
 		wantErr string
 	}{
 		{"key twice", SignedURL{Keys: []SigningKey{{"k", "{env.AWRA_TEST_URL_SECRET}"}, {"k", "{env.AWRA_TEST_URL_SECRET}"}}}, "key 'k' is configured twice"},
-		{"variable empty", SignedURL{Keys: []SigningKey{{"k", "{env.AWRA_TEST_URL_EMPTY}"}}}, "key 'k': the secret is empty"},
-		{"variable not set", SignedURL{Keys: []SigningKey{{"k", "{env.AWRA_TEST_URL_NEVER_SET}"}}}, "key 'k': the secret is empty"},
+		{"variable empty", SignedURL{Keys: []SigningKey{{"k", "{env.AWRA_TEST_URL_EMPTY}"}}}, "key 'k': the secret '{env.AWRA_TEST_URL_EMPTY}' is empty"},
+		{"variable not set", SignedURL{Keys: []SigningKey{{"k", "{env.AWRA_TEST_URL_NEVER_SET}"}}}, "key 'k': the secret '{env.AWRA_TEST_URL_NEVER_SET}' is empty"},
 		{"secret too short", SignedURL{Keys: []SigningKey{{"k", "{env.AWRA_TEST_URL_SHORT}"}}}, "secret of signing key 'k' is 31 bytes"},
 		{"invalid key id", SignedURL{Keys: []SigningKey{{"K_1", "{env.AWRA_TEST_URL_SECRET}"}}}, "invalid signing key id 'K_1'"},
 		{"max_ttl over 7 days", SignedURL{Keys: []SigningKey{{"k", "{env.AWRA_TEST_URL_SECRET}"}}, MaxTTL: caddy.Duration(8 * 24 * time.Hour)}, "invalid max_ttl '192h0m0s'"},
