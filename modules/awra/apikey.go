@@ -2,7 +2,6 @@ package awra
 
 import (
 	"fmt"
-	"math"
 	"net/http"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/awra/awragate/policy"
+	"github.com/awra/awragate/policy/alert"
 )
 
 func init() {
@@ -21,9 +21,11 @@ func init() {
 const defaultKeyHeader = "X-Api-Key"
 
 // APIKey admits a request only when it carries a valid API key from the
-// awra app's registry that holds every required scope, is active and
-// unexpired, is used from one of its allowed networks and is within its
-// rate limit.
+// awra app's registry. The key must hold every required scope, be active,
+// unexpired and not quarantined, be used from one of its allowed networks
+// and be within its rate limit. Every response for a key with a rate
+// limit carries the RateLimit-Policy and RateLimit fields. A denial for
+// an address outside the key's networks is reported to the app's alerts.
 //
 // The key is read from "Authorization: Bearer <token>", from X-API-Key or
 // from the route's own key header. On allow, the credential headers and
@@ -84,8 +86,8 @@ func (h *APIKey) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("loading the awra app: %w", err)
 	}
 	h.app = appVal.(*App)
-	if h.app.keys == nil {
-		return fmt.Errorf("awra_api_key needs a key registry: set keys_file in the awra global option")
+	if h.app.Registry() == nil {
+		return fmt.Errorf("awra_api_key needs a key registry: set keys_file, or keys_store redis, in the awra global option")
 	}
 	h.recorder = h.app.recorderFor(h.logger)
 	return nil
@@ -142,14 +144,30 @@ func (h *APIKey) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhtt
 		Now:      now,
 	})
 	d.keyID = res.KeyID
+	if h.app.quarantined(res) {
+		return h.deny(w, &d, policy.ReasonKeyQuarantined, "the API key is quarantined after repeated use from outside its networks; ask the key's owner or a security admin to resume it", 0)
+	}
 	if !res.Allowed() {
+		if res.Reason == policy.ReasonIPNotAllowed {
+			h.app.reportBypass(alert.Bypass{
+				Module:   d.module,
+				Reason:   res.Reason,
+				KeyID:    res.Key.ID,
+				Owner:    res.Key.Record.Owner,
+				ClientIP: client,
+				Allowed:  res.Key.AllowedNetworks(),
+				At:       now,
+			})
+		}
 		return h.deny(w, &d, res.Reason, authDetail(res), 0)
 	}
 	k := res.Key
 	d.scopes = k.ScopesHeader
 
-	if k.Limiter != nil && !k.Limiter.AllowN(now, 1) {
-		return h.deny(w, &d, policy.ReasonRateLimited, "the key's rate limit is exceeded; retry after the time in Retry-After", retryAfterSeconds(float64(k.Limiter.Limit())))
+	// The rate limit fields go on every response of a limited key, so they
+	// are set before the request goes on.
+	if lr, limited := h.app.limits.check(r.Context(), w.Header(), k, now); limited && !lr.Allowed {
+		return h.deny(w, &d, policy.ReasonRateLimited, "the key's rate limit is exceeded; retry after the time in Retry-After", lr.RetryAfterSeconds())
 	}
 
 	// The request passes: replace the credential with the identity.
@@ -191,15 +209,6 @@ func authDetail(res policy.AuthResult) string {
 		return "the API key lacks the scope '" + res.Missing.String() + "' that this route requires"
 	}
 	return "the request was denied"
-}
-
-// retryAfterSeconds is the wait for one token of a bucket refilling at
-// perSecond, rounded up to whole seconds as Retry-After requires.
-func retryAfterSeconds(perSecond float64) int {
-	if perSecond <= 0 {
-		return 1
-	}
-	return max(1, int(math.Ceil(1/perSecond)))
 }
 
 // Interface guards

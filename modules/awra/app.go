@@ -1,10 +1,12 @@
 // Package awra holds awragate's Caddy modules: the awra app, which owns the
-// shared state (key registry, audit pipeline), and the HTTP handlers that
+// shared state (key registry, audit pipeline, fleet state in Redis,
+// alerts), and the HTTP handlers that
 // enforce API keys, signed URLs and webhook signatures. The handlers are
 // thin: they read the request, call package policy, and write the result.
 package awra
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sync/atomic"
@@ -42,17 +44,72 @@ type App struct {
 	// Default: 500ms. A change takes effect within about one interval.
 	KeysPollInterval caddy.Duration `json:"keys_poll_interval,omitempty"`
 
+	// MaxKeyLifetime is the longest time from a key's creation to its
+	// expiry that the security review accepts (`awragate review`). The
+	// gateway itself does not enforce it. Default: 365d.
+	MaxKeyLifetime caddy.Duration `json:"max_key_lifetime,omitempty"`
+
 	// Audit turns on the audit pipeline. Without it, decisions are only
 	// logged: denials at Info, allows at Debug.
 	Audit *AuditConfig `json:"audit,omitempty"`
 
+	// Instance names this gateway in alerts and quarantine records.
+	// Default: the audit instance when set, else the host name.
+	Instance string `json:"instance,omitempty"`
+
+	// Instances is the number of gateway instances that share the rate
+	// limits in Redis. While Redis cannot be reached, each instance
+	// enforces every key's limit divided by Instances (the burst rounded
+	// down, at least 1), so the fleet stays near the limit instead of
+	// admitting Instances times it. Default: 1.
+	Instances int `json:"instances,omitempty"`
+
+	// RateLimitStore selects where key rate limits are counted. "local"
+	// (default) keeps a token bucket per key in each instance. "redis"
+	// keeps one bucket per key that every instance shares, at the cost of
+	// one Redis round trip for each request of a key with a limit, and
+	// needs the redis option.
+	RateLimitStore string `json:"rate_limit_store,omitempty"`
+
+	// RateLimitTimeout bounds the Redis call of a request under a shared
+	// limit; on timeout or error the local fallback decides. Default:
+	// 50ms.
+	RateLimitTimeout caddy.Duration `json:"rate_limit_timeout,omitempty"`
+
+	// KeysStore selects the key registry: "file" (default), the keys_file,
+	// or "redis", the fleet registry that 'awragate keys --redis' edits.
+	// "redis" needs the redis option and excludes keys_file.
+	KeysStore string `json:"keys_store,omitempty"`
+
+	// KeysCacheTTL bounds how late a change of the fleet registry takes
+	// effect on an instance that missed its pub/sub message. Default: 5s.
+	KeysCacheTTL caddy.Duration `json:"keys_cache_ttl,omitempty"`
+
+	// Alerts turns on security alerts and, with quarantine_after, key
+	// quarantine.
+	Alerts *AlertsConfig `json:"alerts,omitempty"`
+
 	keys       *keyStore
-	redisURL   string // after placeholder replacement
+	fleetKeys  *fleetKeyStore // keys_store redis
+	redisURL   string         // after placeholder replacement
 	redis      *redis.Client
+	instance   string
 	auditSetup *auditSetup
 	pipeline   *atomic.Pointer[audit.Pipeline] // set in Provision; nil until Start
+	limits     *keyLimits
+	limitPool  string // rateLimitClients key, empty without a shared limit
+	quarantine *quarantineSet
+	alertSetup *alertSetup
+	notifier   *atomic.Pointer[sharedNotifier] // set in Provision; holds nil until Start
+	poolKeys   struct{ fleetKeys, quarantine string }
 	logger     *zap.Logger
 }
+
+// Key registries, the values of the keys_store option.
+const (
+	keysStoreFile  = "file"
+	keysStoreRedis = "redis"
+)
 
 // CaddyModule returns the Caddy module information.
 func (App) CaddyModule() caddy.ModuleInfo {
@@ -67,6 +124,7 @@ func (App) CaddyModule() caddy.ModuleInfo {
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
 	a.pipeline = new(atomic.Pointer[audit.Pipeline])
+	a.notifier = new(atomic.Pointer[sharedNotifier])
 	routeRedisLogs(a.logger)
 
 	repl := caddy.NewReplacer()
@@ -77,6 +135,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 			return err
 		}
 		a.redis = client
+	}
+
+	a.instance = a.instanceName(repl)
+	if err := a.provisionFleetChecks(); err != nil {
+		return err
 	}
 
 	if a.KeysFile != "" {
@@ -90,8 +153,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 		}
 		a.keys = ks
 	}
+	if err := a.provisionFleet(); err != nil {
+		return err
+	}
 
-	collectors := []prometheus.Collector{decisionsTotal}
+	collectors := []prometheus.Collector{decisionsTotal, rateLimitChecksVec, rateLimitedVec, newFleetCollector(a)}
 	if a.Audit != nil {
 		setup, err := a.prepareAudit()
 		if err != nil {
@@ -99,6 +165,13 @@ func (a *App) Provision(ctx caddy.Context) error {
 		}
 		a.auditSetup = setup
 		collectors = append(collectors, newAuditCollector(a.pipeline))
+	}
+	if a.Alerts != nil {
+		setup, err := a.prepareAlerts()
+		if err != nil {
+			return err
+		}
+		a.alertSetup = setup
 	}
 	if reg := ctx.GetMetricsRegistry(); reg != nil {
 		if err := registerMetrics(reg, collectors...); err != nil {
@@ -120,50 +193,69 @@ func (a *App) Validate() error {
 	if a.KeysPollInterval < 0 {
 		return fmt.Errorf("keys_poll_interval: invalid value %s: use a positive duration such as 500ms", time.Duration(a.KeysPollInterval))
 	}
+	if a.RateLimitTimeout < 0 || a.KeysCacheTTL < 0 {
+		return fmt.Errorf("rate_limit_timeout and keys_cache_ttl must be positive durations")
+	}
 	return nil
 }
 
-// Start opens the audit pipeline. It runs only when the configuration
-// serves, never under `awragate validate`, so validating a configuration
-// does not touch the spool of a running gateway.
+// Start opens the audit pipeline and starts the alert worker. It runs
+// only when the configuration serves, never under `awragate validate`,
+// so validating a configuration neither touches the spool of a running
+// gateway nor sends alerts.
 func (a *App) Start() error {
-	return a.startAudit()
-}
-
-// Stop releases the audit pipeline; the last configuration to release it
-// drains the queue into the spool.
-func (a *App) Stop() error {
-	return a.stopAudit()
-}
-
-// Cleanup releases this configuration's hold on the shared resources.
-func (a *App) Cleanup() error {
-	if a.redis != nil {
-		if err := releaseRedis(a.redisURL); err != nil {
-			return err
+	if err := a.startAudit(); err != nil {
+		return err
+	}
+	if p := a.pipeline.Load(); p != nil {
+		if a.fleetKeys != nil {
+			a.fleetKeys.setAudit(p)
 		}
+		if a.quarantine != nil {
+			a.quarantine.audit.Store(p)
+		}
+	}
+	return a.startAlerts()
+}
+
+// Stop implements caddy.App. The alert worker and the audit pipeline are
+// released in Cleanup, which runs after every app of the configuration has
+// stopped: Caddy stops apps in no fixed order, and the HTTP servers may
+// still be answering requests when this Stop runs.
+func (a *App) Stop() error { return nil }
+
+// Cleanup releases this configuration's hold on the shared resources: the
+// alert worker first, then the audit pipeline, so that the worker's last
+// alerts still reach the audit trail. The last configuration to release
+// the pipeline drains its queue into the spool.
+func (a *App) Cleanup() error {
+	// Release everything even when one release fails, and report all.
+	errs := []error{a.stopAlerts(), a.releaseAudit(), a.cleanupFleet()}
+	if a.redis != nil {
+		errs = append(errs, releaseRedis(a.redisURL))
 		a.redis = nil
 	}
 	if a.keys != nil {
-		if err := a.keys.release(); err != nil {
-			return err
-		}
+		errs = append(errs, a.keys.release())
 		a.keys = nil
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // RedisClient returns the app's shared Redis client, or nil when the app
 // has no redis option. The client connects lazily and may be down.
 func (a *App) RedisClient() *redis.Client { return a.redis }
 
-// Registry returns the current key registry, or nil when the app has no
-// keys file.
+// Registry returns the current key registry, or nil when the app has
+// neither a keys file nor keys_store redis.
 func (a *App) Registry() *policy.Registry {
-	if a.keys == nil {
-		return nil
+	switch {
+	case a.keys != nil:
+		return a.keys.current()
+	case a.fleetKeys != nil:
+		return a.fleetKeys.current()
 	}
-	return a.keys.current()
+	return nil
 }
 
 // Interface guards
@@ -178,7 +270,7 @@ var (
 // when one is configured, else the handler's log.
 func (a *App) recorderFor(logger *zap.Logger) decisionRecorder {
 	if a.Audit != nil {
-		return auditRecorder{pipeline: a.pipeline, log: logRecorder{logger: logger}}
+		return auditRecorder{pipeline: a.pipeline, shared: a.auditSetup.shared, log: logRecorder{logger: logger}}
 	}
 	return logRecorder{logger: logger}
 }

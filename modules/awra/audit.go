@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -55,30 +56,55 @@ type AuditConfig struct {
 // stops, and both write to the same queue, spool and chain.
 var auditPipelines = caddy.NewUsagePool()
 
-type sharedPipeline struct {
-	*audit.Pipeline
-}
-
 // auditCloseTimeout bounds the final publish on shutdown; events that
 // miss it stay in the spool and are published on the next start.
 const auditCloseTimeout = 5 * time.Second
 
+// lazyPipeline is the pool's value: it opens the spool on first use, not
+// when a configuration is provisioned, so `awragate validate` and a
+// rejected config reload never touch the spool.
+type lazyPipeline struct {
+	cfg  audit.Config
+	once sync.Once
+	p    *audit.Pipeline
+	err  error
+}
+
+// get opens the pipeline once and returns it, or the error of that open.
+func (l *lazyPipeline) get() (*audit.Pipeline, error) {
+	l.once.Do(func() {
+		p, err := audit.Open(l.cfg)
+		if err != nil {
+			l.err = fmt.Errorf("audit: %w", err)
+			return
+		}
+		l.p = p
+	})
+	return l.p, l.err
+}
+
 // Destruct drains the queue into the spool once no configuration uses the
-// pipeline.
-func (s sharedPipeline) Destruct() error {
+// pipeline. It runs from Cleanup, after every app of the last
+// configuration has stopped, so no request can still be recording.
+func (l *lazyPipeline) Destruct() error {
+	l.once.Do(func() {}) // a pipeline never opened stays closed
+	if l.p == nil {
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), auditCloseTimeout)
 	defer cancel()
-	return s.Close(ctx)
+	return l.p.Close(ctx)
 }
 
 // auditSetup is the audit configuration after placeholders and defaults.
 type auditSetup struct {
 	cfg     audit.Config
 	poolKey string
+	shared  *lazyPipeline
 }
 
-// prepareAudit checks the configuration without opening anything, so that
-// `awragate validate` reports errors but never touches the spool.
+// prepareAudit checks the configuration and joins the shared pipeline of
+// its spool directory without opening it.
 func (a *App) prepareAudit() (*auditSetup, error) {
 	ac := a.Audit
 	repl := caddy.NewReplacer()
@@ -100,7 +126,7 @@ func (a *App) prepareAudit() (*auditSetup, error) {
 		return nil, fmt.Errorf("audit: chain_key is %d bytes: use at least 16, and 32 random bytes are recommended", len(chainKey))
 	}
 
-	return &auditSetup{
+	setup := &auditSetup{
 		poolKey: abs,
 		cfg: audit.Config{
 			RedisURL:      a.redisURL,
@@ -114,7 +140,30 @@ func (a *App) prepareAudit() (*auditSetup, error) {
 			QueueBytes:    ac.QueueBytes,
 			Logger:        a.logger.Named("audit"),
 		},
-	}, nil
+	}
+
+	val, loaded, err := auditPipelines.LoadOrNew(abs, func() (caddy.Destructor, error) {
+		return &lazyPipeline{cfg: setup.cfg}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	setup.shared = val.(*lazyPipeline)
+	if loaded && !sameAuditSettings(setup.shared.cfg, setup.cfg) {
+		// One spool directory has one pipeline; the running one keeps its
+		// settings until the process restarts.
+		a.logger.Warn("audit settings changed on reload; they take effect after a restart",
+			zap.String("spool_dir", abs))
+	}
+	return setup, nil
+}
+
+// sameAuditSettings compares the settings that a shared pipeline fixes
+// when it opens.
+func sameAuditSettings(a, b audit.Config) bool {
+	return a.RedisURL == b.RedisURL && a.Stream == b.Stream && a.MaxLen == b.MaxLen &&
+		string(a.ChainKey) == string(b.ChainKey) && a.Instance == b.Instance &&
+		a.Retention == b.Retention && a.QueueCapacity == b.QueueCapacity && a.QueueBytes == b.QueueBytes
 }
 
 // startAudit opens the shared pipeline, or joins the one an earlier
@@ -123,17 +172,10 @@ func (a *App) startAudit() error {
 	if a.auditSetup == nil {
 		return nil
 	}
-	val, _, err := auditPipelines.LoadOrNew(a.auditSetup.poolKey, func() (caddy.Destructor, error) {
-		p, err := audit.Open(a.auditSetup.cfg)
-		if err != nil {
-			return nil, fmt.Errorf("audit: %w", err)
-		}
-		return sharedPipeline{p}, nil
-	})
+	p, err := a.auditSetup.shared.get()
 	if err != nil {
 		return err
 	}
-	p := val.(sharedPipeline).Pipeline
 	a.pipeline.Store(p)
 	if a.keys != nil {
 		a.keys.setAudit(p)
@@ -141,13 +183,16 @@ func (a *App) startAudit() error {
 	return nil
 }
 
-// stopAudit releases this configuration's hold on the pipeline. The last
-// holder's release drains the queue into the spool.
-func (a *App) stopAudit() error {
-	if a.pipeline.Swap(nil) == nil {
+// releaseAudit gives up this configuration's hold on the pipeline. It runs
+// in Cleanup, after the HTTP servers of this configuration have shut down,
+// because Caddy starts and stops apps in no fixed order: a release in Stop
+// could close the pipeline while requests are still being answered.
+func (a *App) releaseAudit() error {
+	if a.auditSetup == nil {
 		return nil
 	}
 	_, err := auditPipelines.Delete(a.auditSetup.poolKey)
+	a.auditSetup = nil
 	return err
 }
 
@@ -155,6 +200,7 @@ func (a *App) stopAudit() error {
 // pipeline's Enqueue drops the event and counts it when the queue is full.
 type auditRecorder struct {
 	pipeline *atomic.Pointer[audit.Pipeline]
+	shared   *lazyPipeline // opens the pipeline if a request comes before Start
 	log      logRecorder
 }
 
@@ -164,7 +210,13 @@ func (ar auditRecorder) record(d *decision) {
 
 	p := ar.pipeline.Load()
 	if p == nil {
-		return
+		// The HTTP app may start serving before the awra app has started.
+		var err error
+		if p, err = ar.shared.get(); err != nil {
+			auditOpenFailures.Inc()
+			return
+		}
+		ar.pipeline.CompareAndSwap(nil, p)
 	}
 	ev := audit.NewEvent()
 	ev.TS = d.start

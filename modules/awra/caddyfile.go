@@ -26,6 +26,14 @@ func init() {
 //		redis <url>
 //		keys_file <path>
 //		keys_poll_interval <duration>
+//		audit { ... }
+//		instance <name>
+//		instances <count>
+//		rate_limit_store local|redis
+//		rate_limit_timeout <duration>
+//		keys_store file|redis
+//		keys_cache_ttl <duration>
+//		alerts { ... }
 //	}
 func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
 	if existing != nil {
@@ -71,6 +79,16 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("keys_poll_interval: invalid duration '%s': use a positive duration such as 500ms", s)
 			}
 			a.KeysPollInterval = caddy.Duration(dur)
+		case "max_key_lifetime":
+			var s string
+			if err := singleArg(d, &s); err != nil {
+				return err
+			}
+			dur, err := caddy.ParseDuration(s)
+			if err != nil || dur <= 0 {
+				return d.Errf("max_key_lifetime: invalid duration '%s': use a positive duration such as 365d", s)
+			}
+			a.MaxKeyLifetime = caddy.Duration(dur)
 		case "audit":
 			ac, err := parseAuditBlock(d)
 			if err != nil {
@@ -78,7 +96,13 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			a.Audit = ac
 		default:
-			return d.Errf("unknown awra option '%s': expected redis, keys_file, keys_poll_interval or audit", name)
+			handled, err := a.parseFleetOption(d, name)
+			if err != nil {
+				return err
+			}
+			if !handled {
+				return d.Errf("unknown awra option '%s': expected redis, keys_file, keys_poll_interval, max_key_lifetime, audit, %s", name, fleetOptions)
+			}
 		}
 	}
 	return nil

@@ -2,10 +2,12 @@ package awra
 
 import (
 	"errors"
+	"sync"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/awra/awragate/policy"
 	"github.com/awra/awragate/policy/audit"
 )
 
@@ -22,13 +24,69 @@ var decisionsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Help:      "Decisions of awragate's handlers by module, decision and reason code.",
 }, []string{"module", "decision", "reason"})
 
+// auditOpenFailures counts decisions that could not be recorded because
+// the audit pipeline failed to open.
+var auditOpenFailures = prometheus.NewCounter(prometheus.CounterOpts{
+	Namespace: "caddy",
+	Subsystem: "awra_audit",
+	Name:      "open_failures_total",
+	Help:      "Decisions not recorded because the audit spool could not be opened.",
+})
+
+// decisionKey names one series of decisionsTotal.
+type decisionKey struct {
+	module string
+	allow  bool
+	reason policy.Reason
+}
+
+// decisionCounters caches the series already used, so that counting a
+// decision is a map read with no lock: the vector's own lookup takes a
+// read lock shared by every request. Writers copy the map under
+// decisionCountersMu and swap it in; there are only a few dozen series.
+var (
+	decisionCounters   atomic.Pointer[map[decisionKey]prometheus.Counter]
+	decisionCountersMu sync.Mutex
+)
+
 // countDecision adds one decision to decisionsTotal.
 func countDecision(d *decision) {
+	key := decisionKey{module: d.module, allow: d.allow, reason: d.reason}
+	if m := decisionCounters.Load(); m != nil {
+		if c, ok := (*m)[key]; ok {
+			c.Inc()
+			return
+		}
+	}
+	decisionCounter(key).Inc()
+}
+
+// decisionCounter adds the series for key to the cache.
+func decisionCounter(key decisionKey) prometheus.Counter {
+	decisionCountersMu.Lock()
+	defer decisionCountersMu.Unlock()
+
+	old := decisionCounters.Load()
+	if old != nil {
+		if c, ok := (*old)[key]; ok {
+			return c
+		}
+	}
 	outcome := "deny"
-	if d.allow {
+	if key.allow {
 		outcome = "allow"
 	}
-	decisionsTotal.WithLabelValues(d.module, outcome, string(d.reason)).Inc()
+	c := decisionsTotal.WithLabelValues(key.module, outcome, string(key.reason))
+
+	next := make(map[decisionKey]prometheus.Counter, 1)
+	if old != nil {
+		for k, v := range *old {
+			next[k] = v
+		}
+	}
+	next[key] = c
+	decisionCounters.Store(&next)
+	return c
 }
 
 // auditCollector reports the audit pipeline's counters at scrape time.

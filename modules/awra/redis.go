@@ -41,6 +41,9 @@ func openRedis(url string) (*redis.Client, error) {
 		opts.ReadTimeout = redisReadTimeout
 		opts.WriteTimeout = redisWriteTimeout
 		opts.MaxRetries = 1
+		// go-redis otherwise dials 5 times, 100 ms apart, before a command
+		// fails; a request waiting on Redis should fail fast instead.
+		opts.DialerRetries = 1
 		return sharedRedis{redis.NewClient(opts)}, nil
 	})
 	if err != nil {

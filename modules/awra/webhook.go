@@ -123,6 +123,7 @@ type Webhook struct {
 	store         deliveryStore
 	storeErrors   *logThrottle
 	recorder      decisionRecorder
+	app           *App
 	logger        *zap.Logger
 }
 
@@ -165,6 +166,7 @@ func (h *Webhook) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("loading the awra app: %w", err)
 	}
 	app := appVal.(*App)
+	h.app = app
 	h.recorder = app.recorderFor(h.logger)
 	h.store = h.chooseStore(app.RedisClient())
 	return nil

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/awra/awragate/policy"
+	"github.com/awra/awragate/policy/alert"
 	"github.com/awra/awragate/policy/webhook"
 )
 
@@ -54,6 +55,14 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	if h.sources != nil && !h.sources.Contains(client) {
 		d.eventID = h.verifier.DeliveryID(r.Header)
+		h.app.reportBypass(alert.Bypass{
+			Module:   "webhook",
+			Reason:   policy.ReasonSourceIPNotAllowed,
+			KeyID:    "webhook:" + h.Provider,
+			ClientIP: client,
+			Allowed:  h.sources.Prefixes(),
+			At:       now,
+		})
 		return h.deny(w, &d, policy.ReasonSourceIPNotAllowed, "webhooks are not accepted from this address", 0)
 	}
 

@@ -16,16 +16,28 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "keys",
-		Usage: "create|list|show|rotate|revoke|suspend|resume [--file <keys file>] ...",
-		Short: "Creates, lists, rotates and revokes API keys in a keys file",
+		Usage: "create|list|show|rotate|revoke|suspend|resume [--file <keys file> | --redis <url>] ...",
+		Short: "Creates, lists, rotates and revokes API keys in a keys file or the fleet registry",
 		Long: `
 Manages the API keys in the JSON keys file that the gateway watches
-(the keys_file option of the awra app). The gateway reloads the file
-when it changes, so edits take effect without a restart.
+(the keys_file option of the awra app), or with --redis in the fleet key
+registry in Redis (keys_store redis). The gateway reloads the file when
+it changes, so edits take effect without a restart. Gateways on the
+fleet registry apply an edit within a second through pub/sub, and within
+keys_cache_ttl (default 5s) when a pub/sub message is lost.
 
-Every subcommand takes --file; without it the AWRA_KEYS_FILE environment
-variable names the file. Edits lock the file (beside it, <file>.lock),
-validate the whole result and replace the file atomically with mode 0600.
+Every subcommand takes --file or --redis; without either, the
+AWRA_KEYS_FILE environment variable names the file. Edits of a file lock
+it (beside it, <file>.lock), validate the whole result and replace the
+file atomically with mode 0600. Edits in Redis validate the key the same
+way and store it only if no other edit changed it in the meantime.
+
+A quarantined key (alerts with quarantine_after) is lifted with
+'awragate keys resume ID --redis URL', which also resumes the key if it
+is suspended. For a key in a keys file, give --file and --redis
+together: resume edits the file and clears the quarantine record in
+Redis. A password in the --redis URL is visible to other local users in
+the process list; prefer a Redis ACL user without one on trusted hosts.
 
 create and rotate print the new token, and nothing else, on standard
 output. The token is shown only this once: the file stores only its
@@ -42,8 +54,9 @@ var subcommands = []string{"create", "list", "show", "rotate", "revoke", "suspen
 // the keys command. Each call binds fresh flag variables, so every test
 // can build a command of its own.
 func configureKeysCommand(cmd *cobra.Command) {
-	var file string
+	var file, redisURL string
 	cmd.PersistentFlags().StringVar(&file, "file", "", "keys file to read or edit (default: $"+keyscli.FileEnv+")")
+	cmd.PersistentFlags().StringVar(&redisURL, "redis", "", "Redis URL of the fleet key registry, such as redis://127.0.0.1:6379/0; with resume, also lifts the key's quarantine")
 	cmd.Args = cobra.ArbitraryArgs
 	cmd.RunE = func(c *cobra.Command, args []string) error {
 		if len(args) == 0 {
@@ -54,7 +67,7 @@ func configureKeysCommand(cmd *cobra.Command) {
 	cmd.SilenceUsage = true
 
 	runner := func(c *cobra.Command) *keyscli.Runner {
-		return &keyscli.Runner{Stdout: c.OutOrStdout(), Stderr: c.ErrOrStderr()}
+		return &keyscli.Runner{Stdout: c.OutOrStdout(), Stderr: c.ErrOrStderr(), RedisURL: redisURL}
 	}
 	cmd.AddCommand(
 		newCreateCommand(&file, runner),
@@ -63,7 +76,7 @@ func configureKeysCommand(cmd *cobra.Command) {
 		newRotateCommand(&file, runner),
 		newStatusCommand("revoke", "Revokes a key for good", (*keyscli.Runner).Revoke, &file, runner),
 		newStatusCommand("suspend", "Suspends a key until it is resumed", (*keyscli.Runner).Suspend, &file, runner),
-		newStatusCommand("resume", "Makes a suspended key active again", (*keyscli.Runner).Resume, &file, runner),
+		newStatusCommand("resume", "Makes a suspended key active again and, with --redis, lifts its quarantine", (*keyscli.Runner).Resume, &file, runner),
 	)
 }
 
@@ -167,7 +180,8 @@ func newStatusCommand(name, short string, run func(*keyscli.Runner, string, stri
 
 A revoked key stays revoked: suspend and resume reject it, and its id
 cannot be used again. The gateway applies the change when it reloads
-the keys file.
+the keys file, or at once for keys in the fleet registry (--redis).
+resume with --redis also lifts the key's quarantine on every gateway.
 `)
 	c.RunE = func(c *cobra.Command, args []string) error {
 		id, err := keyscli.KeyIDArg(name, args)

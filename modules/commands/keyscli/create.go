@@ -123,6 +123,7 @@ func (r *Runner) Create(a CreateArgs) error {
 	if err != nil {
 		return err
 	}
+	defer s.Close()
 	opts, err := a.options()
 	if err != nil {
 		return err
@@ -140,7 +141,7 @@ func (r *Runner) Create(a CreateArgs) error {
 	if err != nil {
 		return fmt.Errorf("created key '%s', but reading it back failed: %w", ch.KeyID, err)
 	}
-	r.notef("created key '%s' in %s, expiring at %s; store the token now, because it is shown only once", k.ID, s.Path, formatTime(*k.ExpiresAt))
+	r.notef("created key '%s' in %s, expiring at %s; store the token now, because it is shown only once", k.ID, s.Location(), formatTime(*k.ExpiresAt))
 	if k.RateLimit != nil && a.Burst == "" {
 		r.notef("rate limit %s with a burst of %d, one period's requests; set it with --burst", k.RateLimit.Rate, k.RateLimit.Burst)
 	}
@@ -184,6 +185,7 @@ func (r *Runner) Rotate(file, id, grace string) error {
 	if err != nil {
 		return err
 	}
+	defer s.Close()
 	g, err := ParseLifetime(grace)
 	if err != nil {
 		return fmt.Errorf("--grace: %w", err)
@@ -201,7 +203,7 @@ func (r *Runner) Rotate(file, id, grace string) error {
 	}
 
 	if g == 0 {
-		r.notef("rotated key '%s'; the old token stops working when the gateway reloads %s", id, s.Path)
+		r.notef("rotated key '%s'; the old token stops working when the gateway reloads %s", id, s.Location())
 	} else {
 		r.notef("rotated key '%s'; the old token keeps working until %s at the latest", id, formatTime(ch.At.Add(g)))
 	}

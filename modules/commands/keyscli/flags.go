@@ -115,6 +115,6 @@ func checkText(flag, s string) error {
 	return nil
 }
 
-// errMissingFile is returned when neither --file nor AWRA_KEYS_FILE names
-// the keys file.
-var errMissingFile = errors.New("missing --file: give the keys file with --file PATH or set the " + FileEnv + " environment variable")
+// errMissingFile is returned when neither --file, --redis nor
+// AWRA_KEYS_FILE names the key registry.
+var errMissingFile = errors.New("missing --file: give the keys file with --file PATH or set the " + FileEnv + " environment variable, or give the fleet registry with --redis URL")

@@ -11,11 +11,9 @@ package keyscli
 import (
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/awra/awragate/policy"
-	"github.com/awra/awragate/policy/keystore"
 )
 
 // FileEnv is the environment variable that names the keys file when
@@ -41,6 +39,11 @@ type Runner struct {
 	// LockTimeout is passed to keystore.Store. Zero means
 	// keystore.DefaultLockTimeout.
 	LockTimeout time.Duration
+
+	// RedisURL is the --redis flag: the Redis of the fleet key registry
+	// (keys_store redis), used when no keys file is given. With a keys
+	// file, Resume also lifts the key's quarantine there.
+	RedisURL string
 }
 
 func (r *Runner) now() time.Time {
@@ -48,22 +51,6 @@ func (r *Runner) now() time.Time {
 		return r.Now()
 	}
 	return time.Now()
-}
-
-// store returns the keystore for the --file value, falling back to the
-// AWRA_KEYS_FILE environment variable.
-func (r *Runner) store(file string) (*keystore.Store, error) {
-	if file == "" {
-		getenv := r.Getenv
-		if getenv == nil {
-			getenv = os.Getenv
-		}
-		file = getenv(FileEnv)
-	}
-	if file == "" {
-		return nil, errMissingFile
-	}
-	return &keystore.Store{Path: file, LockTimeout: r.LockTimeout}, nil
 }
 
 // notef writes one note line to standard error.
@@ -89,6 +76,7 @@ func (r *Runner) Revoke(file, id string) error {
 	if err != nil {
 		return err
 	}
+	defer s.Close()
 	ch, err := s.Revoke(id, r.now())
 	if err != nil {
 		return err
@@ -97,7 +85,7 @@ func (r *Runner) Revoke(file, id string) error {
 		r.notef("key '%s' was already revoked; nothing changed", id)
 		return nil
 	}
-	r.notef("revoked key '%s'; its tokens stop working when the gateway reloads %s", id, s.Path)
+	r.notef("revoked key '%s'; its tokens stop working when the gateway reloads %s", id, s.Location())
 	return nil
 }
 
@@ -107,6 +95,7 @@ func (r *Runner) Suspend(file, id string) error {
 	if err != nil {
 		return err
 	}
+	defer s.Close()
 	ch, err := s.Suspend(id, r.now())
 	if err != nil {
 		return err
@@ -119,22 +108,34 @@ func (r *Runner) Suspend(file, id string) error {
 	return nil
 }
 
-// Resume makes a suspended key id active again. A revoked key stays
-// revoked.
+// Resume makes a suspended key id active again and, with RedisURL, lifts
+// its quarantine. A revoked key stays revoked.
 func (r *Runner) Resume(file, id string) error {
-	s, err := r.store(file)
+	s, err := r.storeOrFile(file)
 	if err != nil {
 		return err
 	}
+	defer s.Close()
 	now := r.now()
 	ch, err := s.Resume(id, now)
 	if err != nil {
 		return err
 	}
-	if ch.Unchanged {
-		r.notef("key '%s' is already active; nothing changed", id)
-	} else {
+	lifted := false
+	if r.RedisURL != "" {
+		// A quarantine lives in Redis whichever store holds the key.
+		if lifted, err = r.liftQuarantine(id); err != nil {
+			return err
+		}
+	}
+	switch {
+	case !ch.Unchanged:
 		r.notef("resumed key '%s'", id)
+	case !lifted:
+		r.notef("key '%s' is already active; nothing changed", id)
+	}
+	if lifted {
+		r.notef("lifted the quarantine of key '%s'; every gateway accepts it again within a second", id)
 	}
 
 	// A resumed key that has expired still gets 401 key_expired.

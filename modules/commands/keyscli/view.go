@@ -81,6 +81,7 @@ func (r *Runner) List(file string, asJSON bool) error {
 	if err != nil {
 		return err
 	}
+	defer s.Close()
 	f, err := s.Load()
 	if err != nil {
 		return err
@@ -97,7 +98,7 @@ func (r *Runner) List(file string, asJSON bool) error {
 		return writeJSON(r.Stdout, views)
 	}
 	if len(views) == 0 {
-		r.notef("no keys in %s; add one with 'awragate keys create'", s.Path)
+		r.notef("no keys in %s; add one with 'awragate keys create'", s.Location())
 	}
 	return writeTable(r.Stdout, views)
 }
@@ -126,6 +127,7 @@ func (r *Runner) Show(file, id string, asJSON bool) error {
 	if err != nil {
 		return err
 	}
+	defer s.Close()
 	k, err := s.Get(id)
 	if err != nil {
 		return err
