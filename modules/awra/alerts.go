@@ -263,7 +263,7 @@ func (a *App) stopAlerts() error {
 // "webhook:" and its provider, and Allowed to its source_cidrs. Without
 // an alerts block, or before the app starts, it does nothing.
 func (a *App) reportBypass(b alert.Bypass) {
-	if a.notifier == nil {
+	if a == nil || a.notifier == nil {
 		return
 	}
 	if n := a.notifier.Load(); n != nil {
