@@ -308,6 +308,16 @@ type reviewReport struct {
 			ScopesAfter []string `json:"scopes_after"`
 		} `json:"plan"`
 	} `json:"least_privilege"`
+	Health struct {
+		Routes []struct {
+			Route       string `json:"route"`
+			Module      string `json:"module"`
+			SignedDelay *struct {
+				Count int   `json:"count"`
+				MaxMS int64 `json:"max_ms"`
+			} `json:"signed_delay"`
+		} `json:"routes"`
+	} `json:"health"`
 }
 
 func readReviewReport(t *testing.T, dir string) reviewReport {
@@ -356,6 +366,24 @@ func TestReview(t *testing.T) {
 	if gates, codes := rep.failing(); len(gates) != 0 || rep.Result != "PASS" || rep.SchemaVersion != 1 {
 		t.Fatalf("baseline: result %s, failed gates %v (%v), schema %d; want PASS, none, 1", rep.Result, gates, codes, rep.SchemaVersion)
 	}
+
+	t.Run("webhook signed delay", func(t *testing.T) {
+		found := false
+		for _, r := range rep.Health.Routes {
+			if r.Module != "webhook" || r.SignedDelay == nil {
+				continue
+			}
+			found = true
+			// The test signs Stripe deliveries with the current time, so the
+			// delay is the time to reach the gateway: well under a minute.
+			if r.SignedDelay.Count < 1 || r.SignedDelay.MaxMS > 60_000 || r.SignedDelay.MaxMS < -60_000 {
+				t.Errorf("route %s: signed delay = %+v, want at least one delivery within a minute", r.Route, *r.SignedDelay)
+			}
+		}
+		if !found {
+			t.Error("no webhook route reports a signed delay; want the Stripe route to")
+		}
+	})
 
 	t.Run("deterministic", func(t *testing.T) {
 		again, _, code := dep.review(t, nil)
@@ -410,8 +438,8 @@ func TestReview(t *testing.T) {
 			"scope\\_missing 1",
 			"rate\\_limited 2",
 			"`k-limited` 2",
-			"| webhook | 2 | 2 | signature\\_invalid 1, webhook\\_replayed 1 | 0 | 1 / 1 |",
-			"Webhook delay between the provider's signed timestamp and arrival: not available",
+			"| webhook | 2 | 2 | signature\\_invalid 1, webhook\\_replayed 1 | 0 | 1 / 1 | ",
+			"Webhook delay between the provider's signed timestamp and arrival: per webhook route",
 		} {
 			if !strings.Contains(md, want) {
 				t.Errorf("report.md lacks %q", want)

@@ -24,8 +24,8 @@ type Health struct {
 	// SigningKeys counts allowed signed-URL requests per signing key id.
 	SigningKeys []KeyCount `json:"signing_keys"`
 
-	// WebhookDelay explains why the delay between a provider's signed
-	// timestamp and arrival is not reported.
+	// WebhookDelay says where the delay between a provider's signed
+	// timestamp and arrival is reported, and for which providers.
 	WebhookDelay string `json:"webhook_delay"`
 }
 
@@ -50,6 +50,30 @@ type RouteHealth struct {
 
 	// Throttled counts rate_limited denials per key on this route.
 	Throttled []KeyCount `json:"throttled"`
+
+	// SignedDelay summarises, for webhook routes of providers that sign a
+	// timestamp, the delay from that timestamp to arrival. It is nil when
+	// no delivery carried one.
+	SignedDelay *DelaySummary `json:"signed_delay,omitempty"`
+}
+
+// DelaySummary describes delays in milliseconds. A negative delay means
+// the provider's clock was ahead of the gateway's.
+type DelaySummary struct {
+	Count int   `json:"count"`
+	P50MS int64 `json:"p50_ms"`
+	P99MS int64 `json:"p99_ms"`
+	MaxMS int64 `json:"max_ms"`
+}
+
+func summarizeDelays(ms []int64) *DelaySummary {
+	if len(ms) == 0 {
+		return nil
+	}
+	sorted := slices.Clone(ms)
+	slices.Sort(sorted)
+	at := func(q float64) int64 { return sorted[int(q*float64(len(sorted)-1))] }
+	return &DelaySummary{Count: len(sorted), P50MS: at(0.50), P99MS: at(0.99), MaxMS: sorted[len(sorted)-1]}
 }
 
 // ReasonCount is the number of denials with one reason.
@@ -65,7 +89,7 @@ type KeyCount struct {
 }
 
 // WebhookDelayNote is the report's statement on webhook delivery delay.
-const WebhookDelayNote = "not available: audit events do not record the provider's signed timestamp, only the arrival time"
+const WebhookDelayNote = "per webhook route in the table above, for providers that sign a timestamp (stripe, slack, standard, and hmac with a timestamp header); the others carry no signed time"
 
 func buildHealth(d *Deployment, u *Usage) Health {
 	h := Health{Routes: []RouteHealth{}, Unmapped: []RouteHealth{}, Throttled: []KeyCount{}, SigningKeys: []KeyCount{}, WebhookDelay: WebhookDelayNote}
@@ -111,6 +135,7 @@ func routeHealth(id, label string, module audit.Module, ru *routeUsage) RouteHea
 	if module == audit.ModuleWebhook {
 		rh.WebhookDuplicates = ru.duplicates
 		rh.WebhookForwarded = ru.allowed - ru.duplicates
+		rh.SignedDelay = summarizeDelays(ru.delaysMS)
 	}
 	return rh
 }

@@ -98,19 +98,22 @@ func renderLeastPrivilege(b *bytes.Buffer, lp LeastPrivilege) {
 }
 
 func renderHealth(b *bytes.Buffer, h Health) {
-	b.WriteString("## Health\n\n| Route | Module | Allowed | Denied | Denials by reason | Upstream 5xx | Webhooks forwarded / duplicates |\n|---|---|---|---|---|---|---|\n")
+	b.WriteString("## Health\n\n| Route | Module | Allowed | Denied | Denials by reason | Upstream 5xx | Webhooks forwarded / duplicates | Signed timestamp to arrival (p50 / p99 / max ms) |\n|---|---|---|---|---|---|---|---|\n")
 	rows := append(append([]RouteHealth(nil), h.Routes...), h.Unmapped...)
 	for _, r := range rows {
 		var reasons []string
 		for _, d := range r.Denials {
 			reasons = append(reasons, fmt.Sprintf("%s %d", d.Reason, d.Count))
 		}
-		hooks := ""
+		hooks, delay := "", ""
 		if r.Module == "webhook" {
 			hooks = fmt.Sprintf("%d / %d", r.WebhookForwarded, r.WebhookDuplicates)
 		}
-		fmt.Fprintf(b, "| %s | %s | %d | %d | %s | %d | %s |\n", md(r.Route), md(string(r.Module)), r.Allowed, r.Denied,
-			md(strings.Join(reasons, ", ")), r.Upstream5xx, hooks)
+		if d := r.SignedDelay; d != nil {
+			delay = fmt.Sprintf("%d / %d / %d (%d deliveries)", d.P50MS, d.P99MS, d.MaxMS, d.Count)
+		}
+		fmt.Fprintf(b, "| %s | %s | %d | %d | %s | %d | %s | %s |\n", md(r.Route), md(string(r.Module)), r.Allowed, r.Denied,
+			md(strings.Join(reasons, ", ")), r.Upstream5xx, hooks, delay)
 	}
 
 	b.WriteString("\nThrottle hits (rate_limited) per key: ")

@@ -2,6 +2,8 @@ package review
 
 import (
 	"net/netip"
+	"strconv"
+	"strings"
 
 	"github.com/awra/awragate/policy"
 	"github.com/awra/awragate/policy/audit"
@@ -40,6 +42,7 @@ type routeUsage struct {
 	upstream5xx int
 	duplicates  int // webhook deliveries acknowledged as already delivered
 	throttled   map[string]int
+	delaysMS    []int64 // webhook: signed timestamp to arrival, per delivery
 }
 
 // NewUsage returns an empty aggregate for the routes of d.
@@ -75,6 +78,9 @@ func (u *Usage) Observe(ev *audit.Event) {
 		}
 		if ev.Reason == policy.ReasonWebhookDuplicate {
 			ru.duplicates++
+		}
+		if ms, ok := signedDelayMS(ev.Detail); ok && ev.Module == audit.ModuleWebhook {
+			ru.delaysMS = append(ru.delaysMS, ms)
 		}
 	default:
 		ru.denied[reason]++
@@ -177,4 +183,16 @@ func sameStrings(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// signedDelayMS reads the "signed_delay_ms=N" part of a webhook event's
+// detail: the time from the provider's signed timestamp to arrival.
+func signedDelayMS(detail string) (int64, bool) {
+	for part := range strings.FieldsSeq(detail) {
+		if v, ok := strings.CutPrefix(part, "signed_delay_ms="); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			return n, err == nil
+		}
+	}
+	return 0, false
 }
