@@ -107,17 +107,8 @@ func (h *APIKey) Validate() error {
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
 func (h *APIKey) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	now := time.Now()
-	client, peer := clientAddr(r)
-	d := decision{
-		module:    "api_key",
-		requestID: newRequestID(),
-		clientIP:  client,
-		peerIP:    peer,
-		method:    r.Method,
-		host:      r.Host,
-		path:      requestPath(r),
-		start:     now,
-	}
+	d := newDecision("api_key", r, now)
+	client := d.clientIP
 
 	stripRewriteHeaders(r.Header)
 

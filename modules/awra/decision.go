@@ -37,6 +37,23 @@ type decision struct {
 	latency   time.Duration // time spent deciding; 0 means measure at record time
 }
 
+// newDecision starts the record of a handler's decision on r with the
+// request facts every module records: a new request id, the client and
+// peer addresses, method, host and path.
+func newDecision(module string, r *http.Request, now time.Time) decision {
+	client, peer := clientAddr(r)
+	return decision{
+		module:    module,
+		requestID: newRequestID(),
+		clientIP:  client,
+		peerIP:    peer,
+		method:    r.Method,
+		host:      r.Host,
+		path:      requestPath(r),
+		start:     now,
+	}
+}
+
 // decisionRecorder carries decisions to where they are kept.
 type decisionRecorder interface {
 	record(d *decision)

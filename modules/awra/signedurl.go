@@ -110,17 +110,7 @@ func (h *SignedURL) Provision(ctx caddy.Context) error {
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
 func (h *SignedURL) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	now := time.Now()
-	client, peer := clientAddr(r)
-	d := decision{
-		module:    "signed_url",
-		requestID: newRequestID(),
-		clientIP:  client,
-		peerIP:    peer,
-		method:    r.Method,
-		host:      r.Host,
-		path:      requestPath(r),
-		start:     now,
-	}
+	d := newDecision("signed_url", r, now)
 
 	stripRewriteHeaders(r.Header)
 	if p := checkRequestPaths(r); p != policy.PathOK {

@@ -37,18 +37,9 @@ const (
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
 func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	now := time.Now()
-	client, peer := clientAddr(r)
-	d := decision{
-		module:    "webhook",
-		provider:  h.Provider,
-		requestID: newRequestID(),
-		clientIP:  client,
-		peerIP:    peer,
-		method:    r.Method,
-		host:      r.Host,
-		path:      requestPath(r),
-		start:     now,
-	}
+	d := newDecision("webhook", r, now)
+	d.provider = h.Provider
+	client := d.clientIP
 
 	stripRewriteHeaders(r.Header)
 	if p := checkRequestPaths(r); p != policy.PathOK {
