@@ -54,7 +54,7 @@ start_proxy() {
 
 	local want status
 	want=$("scenario_${scenario}_anonymous")
-	status=$(http_status "$proxy_url")
+	status=$(http_status "http://127.0.0.1:$proxy_port$anonymous_path")
 	[[ $status == "$want" ]] || die "awragate ($scenario): a request without a key got status $status, expected $want"
 }
 
@@ -76,13 +76,29 @@ launch_proxy() {
 	if declare -F "scenario_${scenario}_setup" >/dev/null; then
 		"scenario_${scenario}_setup"
 	fi
-	write_caddyfile "$scenario" "$port" "$admin_addr" >"$config"
+	# Optional per-scenario parts: proxy_env (variables only the proxy
+	# gets), probe_args (curl arguments of the authorized check) and
+	# anonymous_path (the path of the check without a credential).
+	proxy_env=()
+	probe_args=(-H @"$work/auth.header")
+	proxy_port=$port
 	"scenario_${scenario}_wrk"
+	anonymous_path=$request_path
+	if declare -F "scenario_${scenario}_probe" >/dev/null; then
+		"scenario_${scenario}_probe"
+	fi
 	proxy_url=http://127.0.0.1:$port$request_path
 
-	"${proxy_pin[@]}" "$awragate" run --config "$config" --adapter caddyfile >"$log" 2>&1 &
-	proxy_pid=$!
-	pids+=("$proxy_pid")
+	if declare -F "scenario_${scenario}_start" >/dev/null; then
+		# A scenario that is not awragate starts its own server here and
+		# sets proxy_pid.
+		"scenario_${scenario}_start" "$port" "$log"
+	else
+		write_caddyfile "$scenario" "$port" "$admin_addr" >"$config"
+		"${proxy_pin[@]}" env "${proxy_env[@]}" "$awragate" run --config "$config" --adapter caddyfile >"$log" 2>&1 &
+		proxy_pid=$!
+		pids+=("$proxy_pid")
+	fi
 
 	status=000
 	for ((i = 0; i < 100; i++)); do
@@ -95,11 +111,11 @@ launch_proxy() {
 			fi
 			die "awragate ($scenario) exited at start: $(tail -n 5 "$log")"
 		fi
-		status=$(http_status "$proxy_url" -H @"$work/auth.header")
+		status=$(http_status "$proxy_url" "${probe_args[@]}")
 		[[ $status == 000 ]] || break
 		sleep 0.1
 	done
-	[[ $status == 200 ]] || die "awragate ($scenario): an authorized request got status $status, expected 200; its Caddyfile: $(cat "$config"); its log: $(tail -n 5 "$log")"
+	[[ $status == 200 ]] || die "awragate ($scenario): an authorized request got status $status, expected 200; its log: $(tail -n 5 "$log")"
 }
 
 # wrk_run CONNS DURATION OUTPUT runs wrk against proxy_url. wrk runs in the
