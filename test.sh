@@ -49,9 +49,9 @@ if [ "$fuzz" = 1 ]; then
 			# Go 1.26's fuzzing coordinator sometimes ends a clean run with
 			# "context deadline exceeded" when -fuzztime expires during a
 			# worker's call (go.dev/issue/75804, fixed in Go 1.27). No input
-			# is saved then, and such a run is tried once more.
+			# is saved then, and such a run is tried up to twice more.
 			ok=0
-			for attempt in 1 2; do
+			for attempt in 1 2 3; do
 				if go test -run='^$' -fuzz="^${target}\$" -fuzztime=5s "$dir" >"$log" 2>&1; then
 					ok=1
 					break
