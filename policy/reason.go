@@ -57,7 +57,7 @@ const (
 	ReasonRateLimited        Reason = "rate_limited"
 	ReasonRetryLimitExceeded Reason = "retry_limit_exceeded"
 
-	// 503: the webhook replay store (Redis) did not answer, so a delivery
+	// 503: the webhook replay store (Redis) could not be reached, so a delivery
 	// cannot be checked for replays and is refused rather than let through.
 	ReasonReplayStoreUnavailable Reason = "replay_store_unavailable"
 

@@ -221,7 +221,7 @@ func (a *App) Start() error {
 // Stop implements caddy.App. The alert worker and the audit pipeline are
 // released in Cleanup, which runs after every app of the configuration has
 // stopped: Caddy stops apps in no fixed order, and the HTTP servers may
-// still be answering requests when this Stop runs.
+// still be serving requests when this Stop runs.
 func (a *App) Stop() error { return nil }
 
 // Cleanup releases this configuration's hold on the shared resources: the

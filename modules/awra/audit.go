@@ -186,7 +186,7 @@ func (a *App) startAudit() error {
 // releaseAudit gives up this configuration's hold on the pipeline. It runs
 // in Cleanup, after the HTTP servers of this configuration have shut down,
 // because Caddy starts and stops apps in no fixed order: a release in Stop
-// could close the pipeline while requests are still being answered.
+// could close the pipeline while requests are still being served.
 func (a *App) releaseAudit() error {
 	if a.auditSetup == nil {
 		return nil
@@ -196,8 +196,10 @@ func (a *App) releaseAudit() error {
 	return err
 }
 
-// auditRecorder turns decisions into audit events. It never blocks: the
-// pipeline's Enqueue drops the event and counts it when the queue is full.
+// auditRecorder turns decisions into audit events. The pipeline's Enqueue
+// does not block: it drops the event and counts it when the queue is full.
+// The one wait is the first request served before the awra app started,
+// which opens the spool itself.
 type auditRecorder struct {
 	pipeline *atomic.Pointer[audit.Pipeline]
 	shared   *lazyPipeline // opens the pipeline if a request comes before Start

@@ -102,7 +102,7 @@ func (lr logRecorder) recordAt(d *decision, level zapcore.Level) {
 }
 
 // decisionLatency is the time the handler spent deciding, without the time
-// the upstream took to answer an allowed request.
+// the upstream took to respond to an allowed request.
 func (d *decision) decisionLatency() time.Duration {
 	if d.latency > 0 {
 		return d.latency

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -64,6 +65,19 @@ type subscriber struct {
 	onMessage   func(payload string)
 	onSubscribe func()
 	state       *redisState
+}
+
+// start runs sub in a goroutine that done tracks, unless pub/sub is
+// turned off for tests; the goroutine ends when stop is closed.
+func (sub subscriber) start(done *sync.WaitGroup, stop chan struct{}) {
+	if pubSubDisabled() {
+		return
+	}
+	done.Add(1)
+	go func() {
+		defer done.Done()
+		sub.run(stop)
+	}()
 }
 
 func (s subscriber) run(stop <-chan struct{}) {

@@ -75,20 +75,13 @@ func openFleetKeyStore(poolKey string, client *redis.Client, ttl time.Duration, 
 			logger.Error("key registry in Redis unreachable at start; every API key is rejected until it can be read")
 		}
 
-		if !pubSubDisabled() {
-			sub := subscriber{
-				client:      client,
-				channel:     fleet.KeysChannel,
-				onMessage:   s.handleMessage,
-				onSubscribe: func() { s.sync() },
-				state:       s.state,
-			}
-			s.done.Add(1)
-			go func() {
-				defer s.done.Done()
-				sub.run(s.stop)
-			}()
-		}
+		subscriber{
+			client:      client,
+			channel:     fleet.KeysChannel,
+			onMessage:   s.handleMessage,
+			onSubscribe: func() { s.sync() },
+			state:       s.state,
+		}.start(&s.done, s.stop)
 		s.done.Add(1)
 		go s.refreshLoop()
 		return s, nil

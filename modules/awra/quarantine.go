@@ -67,20 +67,13 @@ func openQuarantineSet(poolKey string, client *redis.Client, logger *zap.Logger)
 		q.keys.Store(&empty)
 		q.refresh()
 
-		if !pubSubDisabled() {
-			sub := subscriber{
-				client:      client,
-				channel:     fleet.QuarantineChannel,
-				onMessage:   q.handleMessage,
-				onSubscribe: q.refresh,
-				state:       q.state,
-			}
-			q.done.Add(1)
-			go func() {
-				defer q.done.Done()
-				sub.run(q.stop)
-			}()
-		}
+		subscriber{
+			client:      client,
+			channel:     fleet.QuarantineChannel,
+			onMessage:   q.handleMessage,
+			onSubscribe: q.refresh,
+			state:       q.state,
+		}.start(&q.done, q.stop)
 		q.done.Add(1)
 		go q.refreshLoop()
 		return q, nil

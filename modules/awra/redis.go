@@ -1,7 +1,6 @@
 package awra
 
 import (
-	"context"
 	"fmt"
 	"time"
 
@@ -69,11 +68,4 @@ func redactURL(url string) string {
 		return url
 	}
 	return "redis://" + opts.Addr
-}
-
-// pingRedis reports whether Redis answers within timeout.
-func pingRedis(c *redis.Client, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	return c.Ping(ctx).Err()
 }

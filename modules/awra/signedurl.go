@@ -25,7 +25,7 @@ func init() {
 //
 // The signature is checked on the method, host, path and query exactly as
 // the client sent them. On allow the three control parameters are removed
-// from the query and the rest is forwarded byte for byte; the upstream
+// from the query and the rest is forwarded byte for byte. The upstream
 // receives X-Awra-Url-Key-Id and X-Awra-Request-Id, and any X-Awra-*
 // header the client sent is removed. Ambiguous paths get 400
 // path_ambiguous as on every awra route.
@@ -210,7 +210,7 @@ func isControlParam(rawName string) bool {
 	return name == signedurl.ParamKeyID || name == signedurl.ParamExpires || name == signedurl.ParamSignature
 }
 
-// signedURLDetail explains a denial. It never says which part of a
+// signedURLDetail explains a denial. It never reveals which part of a
 // signature was wrong.
 func signedURLDetail(reason policy.Reason) string {
 	switch reason {

@@ -63,7 +63,7 @@ func runSignURL(stdout io.Writer, getenv func(string) string, now time.Time, a s
 		return fmt.Errorf("--key-id is missing: name the signing key configured in awra_signed_url")
 	}
 	if a.secretEnv == "" {
-		return fmt.Errorf("--secret-env is missing: name the environment variable that holds the secret, for example --secret-env AWRA_URL_KEY")
+		return fmt.Errorf("--secret-env is missing: name the environment variable that contains the secret, for example --secret-env AWRA_URL_KEY")
 	}
 	secret := getenv(a.secretEnv)
 	if secret == "" {
