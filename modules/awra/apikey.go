@@ -112,7 +112,7 @@ func (h *APIKey) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhtt
 
 	stripRewriteHeaders(r.Header)
 
-	if p := checkRequestPaths(r); p != policy.PathOK {
+	if p := checkRequestPaths(r, d.path); p != policy.PathOK {
 		return h.deny(w, &d, policy.ReasonPathAmbiguous, string(p), 0)
 	}
 	if queryCarriesKey(r.URL.RawQuery) {
@@ -167,9 +167,13 @@ func (h *APIKey) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhtt
 		delete(r.Header, name)
 	}
 	stripAwraHeaders(r.Header)
-	r.Header["X-Awra-Key-Id"] = []string{k.ID}
-	r.Header["X-Awra-Scopes"] = []string{k.ScopesHeader}
-	r.Header["X-Awra-Request-Id"] = []string{d.requestID}
+	// One array backs the three values; each slice is capped at its own
+	// element, so an append to one header cannot overwrite another.
+	ids := [...]string{k.ID, k.ScopesHeader, d.requestID}
+	values := ids[:]
+	r.Header["X-Awra-Key-Id"] = values[0:1:1]
+	r.Header["X-Awra-Scopes"] = values[1:2:2]
+	r.Header["X-Awra-Request-Id"] = values[2:3:3]
 
 	return serveAllowed(w, r, next, &d, h.recorder)
 }

@@ -90,15 +90,15 @@ func hexValue(c byte) byte {
 }
 
 // findCredential reads the API key from Authorization: Bearer or from one
-// of the key headers (X-API-Key and the route's own header, if any). A
-// header given twice, or keys in two places, is refused rather than
+// of the key headers (X-API-Key and the route's own header, if any, in
+// canonical form). A header given twice, or keys in two places, is refused rather than
 // guessed at, because proxies and frameworks disagree about which copy
 // wins.
 func findCredential(h http.Header, keyHeaders []string) (credential, credentialProblem) {
 	var found credential
 
 	for _, name := range keyHeaders {
-		values := h.Values(name)
+		values := h[name]
 		if len(values) == 0 {
 			continue
 		}
@@ -110,7 +110,7 @@ func findCredential(h http.Header, keyHeaders []string) (credential, credentialP
 		}
 	}
 
-	if values := h.Values("Authorization"); len(values) > 0 {
+	if values := h["Authorization"]; len(values) > 0 {
 		if len(values) > 1 {
 			return credential{}, credDuplicated
 		}

@@ -35,6 +35,10 @@ type decision struct {
 	detail    string // extra audit text; never a secret
 	start     time.Time
 	latency   time.Duration // time spent deciding; 0 means measure at record time
+
+	// sw wraps the response writer of an allowed request. It lives in the
+	// decision, which is on the heap already, to save an allocation.
+	sw statusWriter
 }
 
 // newDecision starts the record of a handler's decision on r with the
@@ -147,6 +151,12 @@ func (sw *statusWriter) ReadFrom(r io.Reader) (int64, error) {
 	return sw.ResponseWriterWrapper.ReadFrom(r)
 }
 
+// wrap returns w wrapped to remember the response status in d.sw.
+func (d *decision) wrap(w http.ResponseWriter) *statusWriter {
+	d.sw = statusWriter{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w}}
+	return &d.sw
+}
+
 // serveAllowed passes an allowed request on and then records the decision
 // with the status of the response, or of the error the next handler
 // returned (a 502 from reverse_proxy when the upstream is down).
@@ -154,7 +164,7 @@ func serveAllowed(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler
 	d.allow = true
 	d.latency = time.Since(d.start)
 
-	sw := &statusWriter{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w}}
+	sw := d.wrap(w)
 	err := next.ServeHTTP(sw, r)
 
 	d.status = sw.status

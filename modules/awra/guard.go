@@ -34,9 +34,10 @@ func stripAwraHeaders(h http.Header) {
 }
 
 // checkRequestPaths applies policy.CheckPath to the path as the client
-// sent it and to the path that will be forwarded, which differ when a
-// rewrite or strip_prefix ran first.
-func checkRequestPaths(r *http.Request) policy.PathProblem {
+// sent it and to forwarded, the escaped path that will be forwarded. They
+// differ when a rewrite or strip_prefix ran first; when they are equal,
+// the path is checked once.
+func checkRequestPaths(r *http.Request, forwarded string) policy.PathProblem {
 	if orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok {
 		sent := orig.RequestURI
 		if i := strings.IndexByte(sent, '?'); i >= 0 {
@@ -48,15 +49,16 @@ func checkRequestPaths(r *http.Request) policy.PathProblem {
 				sent = u.EscapedPath()
 			}
 		}
-		if p := policy.CheckPath(sent); p != policy.PathOK {
+		if p := policy.CheckPath(sent); p != policy.PathOK || sent == forwarded {
 			return p
 		}
 	}
-	return policy.CheckPath(r.URL.EscapedPath())
+	return policy.CheckPath(forwarded)
 }
 
 // clientAddr returns Caddy's resolved client IP, which honours
-// trusted_proxies, and the address of the directly connected peer.
+// trusted_proxies, and the address of the directly connected peer. The
+// address is parsed once when both are the same, as without a proxy.
 func clientAddr(r *http.Request) (client, peer netip.Addr) {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -64,7 +66,7 @@ func clientAddr(r *http.Request) (client, peer netip.Addr) {
 	}
 	peer, _ = netip.ParseAddr(host)
 
-	if s, ok := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string); ok {
+	if s, ok := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string); ok && s != host {
 		client, _ = netip.ParseAddr(s)
 	}
 	if !client.IsValid() {

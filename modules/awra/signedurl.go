@@ -113,7 +113,7 @@ func (h *SignedURL) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddy
 	d := newDecision("signed_url", r, now)
 
 	stripRewriteHeaders(r.Header)
-	if p := checkRequestPaths(r); p != policy.PathOK {
+	if p := checkRequestPaths(r, d.path); p != policy.PathOK {
 		return h.deny(w, &d, policy.ReasonPathAmbiguous, string(p))
 	}
 

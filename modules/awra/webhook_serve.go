@@ -42,7 +42,7 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	client := d.clientIP
 
 	stripRewriteHeaders(r.Header)
-	if p := checkRequestPaths(r); p != policy.PathOK {
+	if p := checkRequestPaths(r, d.path); p != policy.PathOK {
 		return h.deny(w, &d, policy.ReasonPathAmbiguous, string(p), 0)
 	}
 	if h.sources != nil && !h.sources.Contains(client) {
@@ -106,11 +106,11 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	r.Header["X-Awra-Webhook-Provider"] = []string{h.Provider}
 
 	// serveAllowed records the decision with the response status after
-	// the upstream responded. finish runs first, inside it.
+	// the upstream responded. finish runs first, inside it, and reads the
+	// status from the writer that serveAllowed wrapped around w.
 	upstream := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		sw := &statusWriter{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w}}
-		err := next.ServeHTTP(sw, r)
-		h.finish(r.Context(), &keys, sw.status, err, d.requestID)
+		err := next.ServeHTTP(w, r)
+		h.finish(r.Context(), &keys, d.sw.status, err, d.requestID)
 		return err
 	})
 	return serveAllowed(w, r, upstream, &d, h.recorder)
