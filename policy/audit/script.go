@@ -74,9 +74,12 @@ func (p *Pipeline) sendBatch(ctx context.Context, batch []spooledEvent, floor ui
 	const width = 2 * numFields
 	args := make([]interface{}, 0, 5+len(batch)*width)
 	args = append(args, p.instance, p.cfg.MaxLen, floor, width, 2*fieldSeq+1)
+	// Values go in as *string: a string in an interface would be copied to
+	// the heap, one allocation per field. The batch outlives the call.
 	for i := range batch {
-		for f, v := range batch[i].values {
-			args = append(args, fieldNameArgs[f], v)
+		values := &batch[i].values
+		for f := range values {
+			args = append(args, fieldNameArgs[f], &values[f])
 		}
 	}
 

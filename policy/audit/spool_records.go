@@ -42,24 +42,24 @@ func encodeRecord(buf []byte, spooledAt int64, v *fieldValues) []byte {
 	return buf
 }
 
-// decodeRecord decodes a spool record. The strings are copies, so the
-// result stays valid after the bbolt transaction ends.
+// decodeRecord decodes a spool record. The fields share one copy of the
+// record, so the result stays valid after the bbolt transaction ends and
+// costs one allocation.
 func decodeRecord(b []byte) (spooledAt int64, v fieldValues, err error) {
 	if len(b) < 9 || b[0] != recordFormat {
 		return 0, v, errors.New("spool record has an unknown format")
 	}
 	spooledAt = int64(binary.BigEndian.Uint64(b[1:9]))
-	b = b[9:]
+	rec := string(b[9:])
 	for i := range v {
-		n, k := binary.Uvarint(b)
-		if k <= 0 || n > uint64(len(b)-k) {
+		n, k := binary.Uvarint([]byte(rec[:min(len(rec), binary.MaxVarintLen64)]))
+		if k <= 0 || n > uint64(len(rec)-k) {
 			return 0, v, fmt.Errorf("spool record field '%s' is truncated", FieldNames[i])
 		}
-		b = b[k:]
-		v[i] = string(b[:n])
-		b = b[n:]
+		v[i] = rec[k : k+int(n)]
+		rec = rec[k+int(n):]
 	}
-	if len(b) != 0 {
+	if len(rec) != 0 {
 		return 0, v, errors.New("spool record has trailing bytes")
 	}
 	return spooledAt, v, nil
