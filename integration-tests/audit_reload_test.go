@@ -37,7 +37,7 @@ func TestAuditConfigReloadUnderLoad(t *testing.T) {
 		reloadedAt = append(reloadedAt, start)
 		t.Logf("reload %d took %v, after %d requests", i, time.Since(start).Round(time.Millisecond), run.Done.Load())
 
-		resp := get(t, plainClient(), rig.gw.url("/reload-check"), nil)
+		resp := getAfterReload(t, plainClient(), rig.gw.url("/reload-check"), nil)
 		if resp.Status != http.StatusOK || string(resp.Body) != marker {
 			t.Errorf("GET /reload-check after reload %d = %d %q, want 200 %q", i, resp.Status, resp.Body, marker)
 		}

@@ -75,11 +75,22 @@ func (r response) describe() string {
 // token.
 func send(t testing.TB, c *http.Client, method, url string, header http.Header) response {
 	t.Helper()
+	resp, err := trySend(c, method, url, header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkNoTokens(t, "the response body of "+method+" "+redact(url), resp.Body)
+	return resp
+}
+
+// trySend sends one request and reads the whole response. Its errors
+// have the URL and the error text redacted.
+func trySend(c *http.Client, method, url string, header http.Header) (response, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, url, nil)
 	if err != nil {
-		t.Fatalf("building %s %s: %v", method, redact(url), err)
+		return response{}, fmt.Errorf("building %s %s: %v", method, redact(url), err)
 	}
 	for name, values := range header {
 		req.Header[name] = append([]string(nil), values...)
@@ -90,15 +101,36 @@ func send(t testing.TB, c *http.Client, method, url string, header http.Header) 
 
 	resp, err := c.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, redact(url), redact(err.Error()))
+		return response{}, fmt.Errorf("%s %s: %v", method, redact(url), redact(err.Error()))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("%s %s: reading the body: %v", method, redact(url), err)
+		return response{}, fmt.Errorf("%s %s: reading the body: %v", method, redact(url), err)
 	}
-	checkNoTokens(t, "the response body of "+method+" "+redact(url), body)
-	return response{Status: resp.StatusCode, Header: resp.Header, Body: body}
+	return response{Status: resp.StatusCode, Header: resp.Header, Body: body}, nil
+}
+
+// getAfterReload sends a GET right after a config reload. While the old
+// configuration's server stops, it closes idle connections and may close
+// connections it has just accepted, so a failed connection is tried
+// again, on a new one, up to five times. An HTTP response of any status
+// ends the retries.
+func getAfterReload(t testing.TB, c *http.Client, url string, header http.Header) response {
+	t.Helper()
+	var lastErr error
+	for range 5 {
+		c.CloseIdleConnections()
+		resp, err := trySend(c, http.MethodGet, url, header)
+		if err == nil {
+			checkNoTokens(t, "the response body of GET "+redact(url), resp.Body)
+			return resp
+		}
+		lastErr = err
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("GET after a reload failed five times, last: %v", lastErr)
+	return response{}
 }
 
 // get sends a GET request with the given headers.

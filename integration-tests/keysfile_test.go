@@ -241,11 +241,7 @@ func TestReloadKeepsKeysFileWatch(t *testing.T) {
 	// the test can tell that it is in force.
 	cfg.Routes = strings.Replace(apiKeyRoutes, "scopes inventory:read", "scopes inventory:write", 1)
 	gw.reload(t, cfg)
-	// The old configuration's server closes its idle connections as it
-	// stops; a request sent on one of them just then is reset. Start on
-	// new connections.
-	c.CloseIdleConnections()
-	resp := get(t, c, gw.url("/api/inventory/items"), bearer(reader.Token))
+	resp := getAfterReload(t, c, gw.url("/api/inventory/items"), bearer(reader.Token))
 	checkProblem(t, "GET /api/inventory/items after the reload", resp, http.StatusForbidden, "scope_missing")
 	checkAllowed(t, "GET /api/custom/items after the reload", get(t, c, gw.url("/api/custom/items"), http.Header{"X-Custom-Key": {reader.Token}}))
 

@@ -167,7 +167,7 @@ func (h *APIKey) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhtt
 		delete(r.Header, name)
 	}
 	stripAwraHeaders(r.Header)
-	// One array backs the three values; each slice is capped at its own
+	// One array backs the three values. Each slice is capped at its own
 	// element, so an append to one header cannot overwrite another.
 	ids := [...]string{k.ID, k.ScopesHeader, d.requestID}
 	values := ids[:]

@@ -35,7 +35,7 @@ func stripAwraHeaders(h http.Header) {
 
 // checkRequestPaths applies policy.CheckPath to the path as the client
 // sent it and to forwarded, the escaped path that will be forwarded. They
-// differ when a rewrite or strip_prefix ran first; when they are equal,
+// differ when a rewrite or strip_prefix ran first. When they are equal,
 // the path is checked once.
 func checkRequestPaths(r *http.Request, forwarded string) policy.PathProblem {
 	if orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok {

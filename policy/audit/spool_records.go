@@ -50,16 +50,19 @@ func decodeRecord(b []byte) (spooledAt int64, v fieldValues, err error) {
 		return 0, v, errors.New("spool record has an unknown format")
 	}
 	spooledAt = int64(binary.BigEndian.Uint64(b[1:9]))
-	rec := string(b[9:])
+	data := b[9:]
+	rec := string(data)
+	off := 0
 	for i := range v {
-		n, k := binary.Uvarint([]byte(rec[:min(len(rec), binary.MaxVarintLen64)]))
-		if k <= 0 || n > uint64(len(rec)-k) {
+		n, k := binary.Uvarint(data[off:])
+		if k <= 0 || n > uint64(len(data)-off-k) {
 			return 0, v, fmt.Errorf("spool record field '%s' is truncated", FieldNames[i])
 		}
-		v[i] = rec[k : k+int(n)]
-		rec = rec[k+int(n):]
+		off += k
+		v[i] = rec[off : off+int(n)]
+		off += int(n)
 	}
-	if len(rec) != 0 {
+	if off != len(data) {
 		return 0, v, errors.New("spool record has trailing bytes")
 	}
 	return spooledAt, v, nil
