@@ -41,6 +41,10 @@ usage: bench/run.sh [options]
   --proxy-cpus LIST CPUs (taskset list) for the proxy under test; default 0
   --load-cpus LIST  CPUs for wrk and the upstream; default 1
   --no-pin          run everything unpinned on all CPUs
+  --keep-proxies    start each scenario's proxy once, before the first round,
+                    and measure the proxies in turns; an idle proxy uses no
+                    CPU. Without it, every run gets a fresh proxy. Not for
+                    scenarios whose proxy keeps state between runs (webhook)
   --upstream-procs N  GOMAXPROCS of the upstream; default 1
   --body-size N     upstream response body in bytes; default 200
   --wait-idle S     before each measured run, wait up to S seconds for the
@@ -71,6 +75,7 @@ scenario_list="plain gateway"
 proxy_cpus=0
 load_cpus=1
 pin=1
+keep_proxies=0
 upstream_procs=1
 body_size=200
 profile_dir=""
@@ -112,6 +117,10 @@ while (($# > 0)); do
 		;;
 	--no-pin)
 		pin=0
+		shift
+		;;
+	--keep-proxies)
+		keep_proxies=1
 		shift
 		;;
 	-h | --help)
@@ -220,6 +229,9 @@ redis_addr=""
 # Every scenario named in --scenarios must be defined in lib/scenarios.sh.
 for s in "${scenarios[@]}"; do
 	declare -F "scenario_${s}_title" >/dev/null || usage_error "unknown scenario '$s': defined scenarios are $(declare -F | awk '$3 ~ /^scenario_.*_title$/ { sub(/^scenario_/, "", $3); sub(/_title$/, "", $3); printf "%s ", $3 }')"
+	if ((keep_proxies)) && declare -F "scenario_${s}_needs_fresh_proxy" >/dev/null; then
+		usage_error "scenario '$s' needs a fresh proxy for every run: $("scenario_${s}_needs_fresh_proxy"). Run it without --keep-proxies"
+	fi
 done
 
 # ---------------------------------------------------------------- build
@@ -289,6 +301,12 @@ fi
 echo "bench: upstream $upstream_addr, pinning: $pinning" >&2
 load_before=$(cut -d ' ' -f 1-3 /proc/loadavg)
 
+if ((keep_proxies)); then
+	for s in "${scenarios[@]}"; do
+		keep_proxy "$s"
+	done
+fi
+
 for ((round = 1; round <= rounds; round++)); do
 	# Alternate the order so that a drift in machine speed over the run
 	# does not always favour the same scenario.
@@ -305,6 +323,10 @@ for ((round = 1; round <= rounds; round++)); do
 		done
 	done
 done
+
+if ((keep_proxies)); then
+	stop_kept_proxies
+fi
 
 if [[ -n $profile_dir ]]; then
 	mkdir -p "$profile_dir"

@@ -31,6 +31,48 @@ $("scenario_${scenario}_handlers")
 EOF
 }
 
+# Proxies started once by --keep-proxies, by scenario: PID and port.
+declare -A kept_pid=() kept_port=()
+
+# keep_proxy SCENARIO starts SCENARIO's proxy for the whole run.
+keep_proxy() {
+	start_proxy "$1" off
+	kept_pid[$1]=$proxy_pid
+	kept_port[$1]=$proxy_port
+}
+
+# use_proxy SCENARIO makes SCENARIO's proxy the one under test: the kept
+# one with --keep-proxies, else a fresh one.
+use_proxy() {
+	local scenario=$1
+	if ((!keep_proxies)); then
+		start_proxy "$scenario" off
+		return
+	fi
+	proxy_pid=${kept_pid[$scenario]}
+	proxy_port=${kept_port[$scenario]}
+	is_running "$proxy_pid" || die "awragate ($scenario) has exited: $(tail -n 5 "$work/$scenario.log")"
+	# The scenario's wrk arguments and path may depend on the port.
+	proxy_env=()
+	"scenario_${scenario}_wrk"
+	proxy_url=http://127.0.0.1:$proxy_port$request_path
+}
+
+# release_proxy stops the proxy under test unless it is kept for the run.
+release_proxy() {
+	((keep_proxies)) || stop_pid "$proxy_pid"
+}
+
+# stop_kept_proxies stops the proxies that --keep-proxies started.
+stop_kept_proxies() {
+	local s
+	for s in "${!kept_pid[@]}"; do
+		stop_pid "${kept_pid[$s]}"
+	done
+	kept_pid=()
+	kept_port=()
+}
+
 # http_status URL [curl args...] prints the status code of one GET.
 http_status() {
 	local url=$1
@@ -165,7 +207,7 @@ parse_wrk() {
 }
 
 # measure ROUND SCENARIO CONNS runs one warmup and one measured wrk run on
-# a fresh proxy and appends a row to the results file.
+# the scenario's proxy and appends a row to the results file.
 measure() {
 	local round=$1 scenario=$2 conns=$3 raw figures
 	local proxy_before proxy_after upstream_before upstream_after wrk_before wrk_after
@@ -173,7 +215,7 @@ measure() {
 	local rps p50 p99 requests non2xx errors
 	raw=$work/raw/r$round-$scenario-c$conns.txt
 	await_idle
-	start_proxy "$scenario" off
+	use_proxy "$scenario"
 
 	wrk_run "$conns" "$warmup" "$raw.warmup"
 	proxy_before=$(cpu_ticks "$proxy_pid")
@@ -189,7 +231,7 @@ measure() {
 	wrk_after=$(<"$work/wrk.ticks")
 	proxy_set_after=$(busy_ticks "$proxy_cpu_set")
 	load_set_after=$(busy_ticks "$load_cpu_set")
-	stop_pid "$proxy_pid"
+	release_proxy
 
 	figures=$(parse_wrk "$raw") || die "could not read wrk's output: $(cat "$raw")"
 	read -r rps p50 p99 requests non2xx errors <<<"$figures"

@@ -14,6 +14,8 @@
 #                                the credential, to prove enforcement is on
 #   scenario_<name>_setup        (optional) runs before each start of the
 #                                proxy, for example to make a fresh directory
+#   scenario_<name>_needs_fresh_proxy  (optional) prints why the scenario
+#                                cannot run with --keep-proxies
 #
 # Every scenario shares the site, the reverse_proxy transport and the
 # upstream, so the only difference is what the scenario adds.
@@ -153,6 +155,7 @@ scenario_signed_url_anonymous() { echo 403; }
 hook_count=200000
 bench_hook_secret=""
 hook_dir=""
+scenario_webhook_needs_fresh_proxy() { echo "its delivery store remembers every body delivered, so a kept proxy would answer later runs as duplicates"; }
 scenario_webhook_title() { echo "gateway (awra_webhook provider github, max_deliveries 1000, replay_window 1m, no Redis), distinct signed 2 KB POSTs"; }
 scenario_webhook_global() { :; }
 scenario_webhook_handlers() {
