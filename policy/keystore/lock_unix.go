@@ -5,7 +5,9 @@ package keystore
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"syscall"
 	"time"
 )
@@ -26,6 +28,10 @@ type fileLock struct {
 // file, and both would edit the keys file at once.
 func lockFile(path string, timeout time.Duration) (*fileLock, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if errors.Is(err, fs.ErrNotExist) {
+		dir := filepath.Dir(path)
+		return nil, fmt.Errorf("opening lock file '%s': the directory '%s' does not exist: create it first (mkdir -p '%s')", path, dir, dir)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("opening lock file '%s': %w", path, err)
 	}

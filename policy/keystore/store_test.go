@@ -327,3 +327,16 @@ func TestFileHoldsNoToken(t *testing.T) {
 		}
 	}
 }
+
+func TestLockFileMissingDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "missing")
+	_, err := lockFile(filepath.Join(dir, "keys.json.lock"), time.Second)
+	if err == nil {
+		t.Fatal("lockFile() in a missing directory succeeded, want an error")
+	}
+	for _, want := range []string{"'" + dir + "' does not exist", "mkdir -p"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("lockFile() error = %q, want it to contain %q", err, want)
+		}
+	}
+}
