@@ -27,8 +27,8 @@ audit option of the awra app): one entry per allow or deny decision, key
 change and pipeline note, linked per gateway instance into an HMAC-SHA256
 hash chain.
 
-Every subcommand takes --redis (default ` + auditcli.DefaultRedisURL + `) and
---stream (default ` + auditcli.DefaultStream + `). verify reads the chain key from
+Every subcommand takes --redis (default: the URL in ` + auditcli.RedisURLEnv + `, else
+` + auditcli.DefaultRedisURL + `) and --stream (default ` + auditcli.DefaultStream + `). verify reads the chain key from
 the ` + auditcli.ChainKeyEnv + ` environment variable, never from a flag,
 so it stays out of shell history and process lists.
 `,
@@ -45,7 +45,9 @@ var auditSubcommands = []string{"tail", "export", "verify"}
 // build a command of its own.
 func configureAuditCommand(cmd *cobra.Command) {
 	var src auditcli.Source
-	cmd.PersistentFlags().StringVar(&src.RedisURL, "redis", auditcli.DefaultRedisURL, "URL of the Redis server that holds the stream")
+	// The default is resolved when the command runs, so that help never
+	// prints a URL from the environment, which may hold a password.
+	cmd.PersistentFlags().StringVar(&src.RedisURL, "redis", "", "URL of the Redis server that holds the stream (default: $"+auditcli.RedisURLEnv+", else "+auditcli.DefaultRedisURL+")")
 	cmd.PersistentFlags().StringVar(&src.Stream, "stream", auditcli.DefaultStream, "key of the audit stream")
 	cmd.Args = cobra.ArbitraryArgs
 	cmd.RunE = func(c *cobra.Command, args []string) error {

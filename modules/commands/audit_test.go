@@ -104,7 +104,7 @@ func TestAuditCommandsOnStream(t *testing.T) {
 	if err != nil {
 		t.Fatalf("audit tail = %v", err)
 	}
-	if lines := strings.Split(strings.TrimSpace(stdout), "\n"); len(lines) != 2 || !strings.Contains(lines[1], ":5 api_key deny key_missing 401 key=- ip=- GET 127.0.0.1 /api/inventory/e") {
+	if lines := strings.Split(strings.TrimSpace(stdout), "\n"); len(lines) != 2 || !strings.Contains(lines[1], ":5 api_key deny key_missing 401 key=- ip=- req=- GET 127.0.0.1 /api/inventory/e") {
 		t.Errorf("audit tail --count 2 = %q, want the lines of seqs 4 and 5", stdout)
 	}
 

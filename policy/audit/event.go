@@ -80,7 +80,7 @@ type Event struct {
 	TS        time.Time     // decision time, written as RFC 3339 UTC with nanoseconds
 	Instance  string        // chain owner: gateway instance and spool epoch
 	Seq       uint64        // position in the instance chain, from 1, gap-free
-	RequestID string        // Caddy's request id, empty for non-request events
+	RequestID string        // the gateway's request id (X-Awra-Request-Id), empty for non-request events
 	Module    Module        // component that decided
 	Decision  Decision      // allow or deny
 	Reason    policy.Reason // reason code, empty for an allow without a note

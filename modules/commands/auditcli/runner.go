@@ -27,8 +27,12 @@ import (
 
 // Defaults of the flags that every subcommand shares.
 const (
-	// DefaultRedisURL is the default --redis.
+	// DefaultRedisURL is the default --redis when RedisURLEnv is unset.
 	DefaultRedisURL = "redis://127.0.0.1:6379/0"
+
+	// RedisURLEnv is the environment variable that gives the default
+	// --redis, as it gives the gateway's redis option in Caddyfile.example.
+	RedisURLEnv = "AWRA_REDIS_URL"
 
 	// DefaultStream is the default --stream, the gateways' default too.
 	DefaultStream = audit.DefaultStream
@@ -44,7 +48,7 @@ const (
 // Source names the stream a subcommand reads.
 type Source struct {
 	// RedisURL is the redis:// or rediss:// URL of the server. Empty means
-	// DefaultRedisURL.
+	// the URL in RedisURLEnv, or DefaultRedisURL when that is unset.
 	RedisURL string
 
 	// Stream is the stream key. Empty means DefaultStream.
@@ -112,7 +116,10 @@ func (r *Runner) connect(ctx context.Context, s Source) (*redis.Client, string, 
 	if err != nil {
 		return nil, "", err
 	}
-	raw := s.RedisURL
+	raw, origin := s.RedisURL, "--redis"
+	if raw == "" {
+		raw, origin = os.Getenv(RedisURLEnv), RedisURLEnv
+	}
 	if raw == "" {
 		raw = DefaultRedisURL
 	}
@@ -120,7 +127,7 @@ func (r *Runner) connect(ctx context.Context, s Source) (*redis.Client, string, 
 
 	opts, err := redis.ParseURL(raw)
 	if err != nil {
-		return nil, "", fmt.Errorf("--redis '%s': invalid Redis URL: %w; give a URL such as %s", redacted, err, DefaultRedisURL)
+		return nil, "", fmt.Errorf("%s '%s': invalid Redis URL: %w; give a URL such as %s", origin, redacted, err, DefaultRedisURL)
 	}
 	opts.DialTimeout = r.timeout()
 	opts.ReadTimeout = r.timeout()

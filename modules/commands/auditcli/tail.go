@@ -139,7 +139,7 @@ func writeMessage(out *bufio.Writer, m redis.XMessage) {
 
 // FormatLine returns one human-readable line for e, without a newline:
 //
-//	TIME INSTANCE:SEQ MODULE DECISION REASON STATUS key=KEY ip=CLIENT_IP METHOD HOST PATH LATENCY [detail=DETAIL]
+//	TIME INSTANCE:SEQ MODULE DECISION REASON STATUS key=KEY ip=CLIENT_IP req=REQUEST_ID METHOD HOST PATH LATENCY [detail=DETAIL]
 //
 // TIME is UTC with milliseconds. An empty value prints as "-". Values come
 // from the stream, which anyone with write access to Redis can fill, so a
@@ -172,6 +172,8 @@ func FormatLine(e audit.Entry) string {
 	b.WriteString(showValue(ev.KeyID))
 	b.WriteString(" ip=")
 	b.WriteString(showValue(ev.ClientIP))
+	b.WriteString(" req=")
+	b.WriteString(showValue(ev.RequestID))
 	for _, v := range []string{ev.Method, ev.Host, ev.Path} {
 		b.WriteByte(' ')
 		b.WriteString(showValue(v))

@@ -25,6 +25,7 @@ func TestFormatLine(t *testing.T) {
 	admin.Module, admin.Decision, admin.Reason, admin.Status = audit.ModuleAdmin, audit.DecisionAllow, "key_revoked", 0
 	admin.ClientIP, admin.PeerIP, admin.Method, admin.Host, admin.Path, admin.Scopes, admin.LatencyUS = "", "", "", "", "", "", 0
 	admin.Detail = "keys_file=/etc/awra/keys.json"
+	admin.RequestID = ""
 
 	hostile := base[0]
 	hostile.Path = "/a b\n2026-01-01T00:00:00.000Z fake:1 api_key allow"
@@ -40,11 +41,11 @@ func TestFormatLine(t *testing.T) {
 		ev   audit.Event
 		want string
 	}{
-		{"deny", base[0], "2026-01-02T15:04:05.000Z gw1-0a1b2c3d:1 api_key deny key_invalid 401 key=k-odd ip=127.0.0.1 GET api.example.com /api/inventory/1 10µs"},
-		{"allow without reason", base[1], "2026-01-02T15:04:06.000Z gw1-0a1b2c3d:2 api_key allow - 200 key=k-even ip=127.0.0.1 GET api.example.com /api/inventory/2 11µs"},
-		{"admin event with detail", admin, "2026-01-02T15:04:06.000Z gw1-0a1b2c3d:2 admin allow key_revoked - key=k-even ip=- - - - 0s detail=keys_file=/etc/awra/keys.json"},
-		{"hostile values quoted", hostile, `2026-01-02T15:04:05.000Z gw1-0a1b2c3d:1 api_key deny key_invalid 401 key="k\u202eeno" ip=127.0.0.1 "G\"ET" "\x1b[2Jevil.example" "/a b\n2026-01-01T00:00:00.000Z fake:1 api_key allow" 10µs`},
-		{"literal dash quoted", dash, `2026-01-02T15:04:05.000Z gw1-0a1b2c3d:1 api_key deny key_invalid 401 key="-" ip=127.0.0.1 GET api.example.com /api/inventory/1 10µs`},
+		{"deny", base[0], "2026-01-02T15:04:05.000Z gw1-0a1b2c3d:1 api_key deny key_invalid 401 key=k-odd ip=127.0.0.1 req=req-gw1-0a1b2c3d-1 GET api.example.com /api/inventory/1 10µs"},
+		{"allow without reason", base[1], "2026-01-02T15:04:06.000Z gw1-0a1b2c3d:2 api_key allow - 200 key=k-even ip=127.0.0.1 req=req-gw1-0a1b2c3d-2 GET api.example.com /api/inventory/2 11µs"},
+		{"admin event with detail", admin, "2026-01-02T15:04:06.000Z gw1-0a1b2c3d:2 admin allow key_revoked - key=k-even ip=- req=- - - - 0s detail=keys_file=/etc/awra/keys.json"},
+		{"hostile values quoted", hostile, `2026-01-02T15:04:05.000Z gw1-0a1b2c3d:1 api_key deny key_invalid 401 key="k\u202eeno" ip=127.0.0.1 req=req-gw1-0a1b2c3d-1 "G\"ET" "\x1b[2Jevil.example" "/a b\n2026-01-01T00:00:00.000Z fake:1 api_key allow" 10µs`},
+		{"literal dash quoted", dash, `2026-01-02T15:04:05.000Z gw1-0a1b2c3d:1 api_key deny key_invalid 401 key="-" ip=127.0.0.1 req=req-gw1-0a1b2c3d-1 GET api.example.com /api/inventory/1 10µs`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -81,6 +82,7 @@ func FuzzFormatLine(f *testing.F) {
 			V: audit.SchemaVersion, TS: testEpoch, Instance: instance, Seq: 1,
 			Module: audit.ModuleAPIKey, Decision: audit.DecisionDeny,
 			Path: path, Host: host, KeyID: keyID, Method: method, Detail: detail,
+			RequestID: keyID + host,
 		}
 		ev.Hash = audit.ComputeHash(key, &ev)
 		line := FormatLine(audit.NewEntry("1-0", ev.Fields()))
@@ -239,6 +241,37 @@ func TestTailRejectsBadSource(t *testing.T) {
 				t.Errorf("Tail() error = %q, shows the password", err)
 			}
 		})
+	}
+}
+
+func TestTailRedisURLFromEnvironment(t *testing.T) {
+	s := startStream(t)
+	s.addEvents(t, chainEvents(newChainKey(t), "gw1", 3))
+	t.Setenv(RedisURLEnv, s.server.URL())
+
+	r, stdout, _ := testRunner("", testEpoch)
+	src := s.source()
+	src.RedisURL = ""
+	if err := r.Tail(context.Background(), TailArgs{Source: src, Count: 5}); err != nil {
+		t.Fatalf("Tail() without --redis = %v, want the stream of %s", err, RedisURLEnv)
+	}
+	if lines := strings.Count(stdout.String(), "\n"); lines != 3 {
+		t.Errorf("Tail() printed %d lines, want 3:\n%s", lines, stdout)
+	}
+}
+
+func TestTailBadRedisURLInEnvironment(t *testing.T) {
+	t.Setenv(RedisURLEnv, "http://u:topsecret@127.0.0.1:1/0")
+	r, _, _ := testRunner("", testEpoch)
+	err := r.Tail(context.Background(), TailArgs{Count: 1})
+	if err == nil {
+		t.Fatal("Tail() with a bad URL in the environment = nil, want an error")
+	}
+	if want := RedisURLEnv + " 'http://u:xxxxx@127.0.0.1:1/0': invalid Redis URL"; !strings.Contains(err.Error(), want) {
+		t.Errorf("Tail() error = %q, want it to contain %q", err, want)
+	}
+	if strings.Contains(err.Error(), "topsecret") {
+		t.Errorf("Tail() error = %q, shows the password", err)
 	}
 }
 
