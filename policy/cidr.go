@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 
 	"github.com/yl2chen/cidranger"
 )
@@ -50,11 +51,18 @@ func IsEveryAddress(p netip.Prefix) bool {
 	return p.Bits() == 0
 }
 
-// Allowlist is a compiled set of networks backed by a cidranger trie. It
-// is read-only after NewAllowlist and safe for concurrent use.
+// Allowlist is a compiled set of networks backed by a cidranger trie. Its
+// networks are fixed by NewAllowlist, and it is safe for concurrent use.
 type Allowlist struct {
 	ranger   cidranger.Ranger
 	prefixes []netip.Prefix
+
+	// lastMatch is the last address the trie found contained. A key is
+	// usually called from the same few addresses, and comparing with it
+	// costs a few nanoseconds where the trie walk allocates. Only a
+	// contained address is stored, and the networks never change, so a
+	// hit is always right.
+	lastMatch atomic.Pointer[netip.Addr]
 }
 
 // NewAllowlist compiles networks written as ParseCIDR accepts them.
@@ -85,6 +93,9 @@ func (al *Allowlist) Contains(addr netip.Addr) bool {
 		return false
 	}
 	addr = addr.Unmap().WithZone("")
+	if last := al.lastMatch.Load(); last != nil && *last == addr {
+		return true
+	}
 
 	var buf [16]byte
 	var ip net.IP
@@ -97,7 +108,12 @@ func (al *Allowlist) Contains(addr netip.Addr) bool {
 		ip = buf[:]
 	}
 	ok, err := al.ranger.Contains(ip)
-	return err == nil && ok
+	if err != nil || !ok {
+		return false
+	}
+	match := addr // copied here, so that only a new match allocates
+	al.lastMatch.Store(&match)
+	return true
 }
 
 // Prefixes returns the networks of the allowlist in the order given.

@@ -2,6 +2,8 @@ package policy
 
 import (
 	"net/netip"
+	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -73,5 +75,71 @@ func TestParseCIDR(t *testing.T) {
 		if _, err := ParseCIDR(bad); err == nil {
 			t.Errorf("ParseCIDR(%q) succeeded; want an error", bad)
 		}
+	}
+}
+
+// TestAllowlistRemembersOnlyMatches checks the last-match shortcut: after
+// a contained address, other addresses are still judged by the networks.
+func TestAllowlistRemembersOnlyMatches(t *testing.T) {
+	al, err := NewAllowlist([]string{"203.0.113.0/24", "2001:db8:1::/48"})
+	if err != nil {
+		t.Fatalf("NewAllowlist: %v", err)
+	}
+	steps := []struct {
+		addr string
+		want bool
+	}{
+		{"203.0.113.7", true},
+		{"203.0.113.7", true},
+		{"203.0.114.7", false},
+		{"::ffff:203.0.113.7", true},
+		{"203.0.113.8", true},
+		{"203.0.113.7", true},
+		{"2001:db8:1::7", true},
+		{"2001:db8:2::7", false},
+		{"2001:db8:1::7%eth0", true},
+		{"198.51.100.7", false},
+	}
+	for i, s := range steps {
+		if got := al.Contains(netip.MustParseAddr(s.addr)); got != s.want {
+			t.Errorf("step %d: Contains(%s) = %v, want %v", i+1, s.addr, got, s.want)
+		}
+	}
+}
+
+// TestAllowlistConcurrentCallers runs allowed and refused addresses from
+// several goroutines at once; under -race it also checks the shortcut for
+// data races.
+func TestAllowlistConcurrentCallers(t *testing.T) {
+	al, err := NewAllowlist([]string{"203.0.113.0/24"})
+	if err != nil {
+		t.Fatalf("NewAllowlist: %v", err)
+	}
+	addrs := []struct {
+		addr netip.Addr
+		want bool
+	}{
+		{netip.MustParseAddr("203.0.113.1"), true},
+		{netip.MustParseAddr("203.0.113.2"), true},
+		{netip.MustParseAddr("192.0.2.1"), false},
+		{netip.MustParseAddr("2001:db8::1"), false},
+	}
+	var wg sync.WaitGroup
+	var wrong atomic.Int64
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 2000 {
+				a := addrs[(g+i)%len(addrs)]
+				if al.Contains(a.addr) != a.want {
+					wrong.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := wrong.Load(); n != 0 {
+		t.Errorf("%d answers of Contains differed from the networks, want 0", n)
 	}
 }
