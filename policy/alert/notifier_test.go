@@ -193,6 +193,9 @@ func TestNotifierGroupsAndSigns(t *testing.T) {
 	if got := audited.Load(); got != 2 {
 		t.Errorf("OnAlert calls = %d, want 2", got)
 	}
+	// The receiver holds an alert before its response reaches the
+	// notifier, which counts the delivery only then.
+	waitFor(t, "two deliveries counted", 3*time.Second, func() bool { return n.Stats().Delivered == 2 })
 	if s := n.Stats(); s.Delivered != 2 || s.Reported != 4 {
 		t.Errorf("Stats() = %+v, want 2 delivered of 4 reported", s)
 	}
@@ -232,6 +235,8 @@ func TestNotifierRetriesThenDeadLetters(t *testing.T) {
 	if _, attempts, _ := rcv.snapshot(); attempts != 3 {
 		t.Errorf("receiver saw %d attempts, want 3", attempts)
 	}
+	// The notifier counts a dead letter after the store has taken it.
+	waitFor(t, "the dead letter counted", 3*time.Second, func() bool { return n.Stats().DeadLettered == 1 })
 	if s := n.Stats(); s.DeadLettered != 1 || s.FailedAttempts != 3 || s.Delivered != 0 {
 		t.Errorf("Stats() = %+v, want 1 dead-lettered after 3 failed attempts", s)
 	}
