@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -162,7 +160,7 @@ func startGatewayWithEnv(t testing.TB, cfg gatewayConfig, env []string) *gateway
 	const attempts = 3
 	for attempt := 1; ; attempt++ {
 		g := newGateway(t, cfg)
-		err := g.startProcessWithEnv(t, env)
+		err := g.startProcess(t, env)
 		if err == nil {
 			if err = g.waitReady(); err == nil {
 				t.Cleanup(func() { g.stop(t) })
@@ -177,42 +175,6 @@ func startGatewayWithEnv(t testing.TB, cfg gatewayConfig, env []string) *gateway
 		}
 		t.Fatalf("starting the gateway: %v\nlog:\n%s", err, redact(logText))
 	}
-}
-
-// startProcessWithEnv is startProcess with env added to the process's
-// environment. Each call writes a new log file, so a restarted gateway's
-// log is scanned for leaks too.
-func (g *gateway) startProcessWithEnv(t testing.TB, env []string) error {
-	t.Helper()
-	g.logPath = filepath.Join(suite.dir, fmt.Sprintf("%s-%d.log", fileSafe(t.Name()), gatewaySeq.Add(1)))
-	logFile, err := os.Create(g.logPath)
-	if err != nil {
-		return fmt.Errorf("creating the gateway log: %w", err)
-	}
-	defer logFile.Close() // the child keeps its own descriptor
-	watchLogFile(g.logPath)
-
-	home := t.TempDir()
-	cmd := exec.Command(suite.binary, "run", "--config", g.configPath)
-	cmd.Env = append(os.Environ(),
-		"XDG_CONFIG_HOME="+filepath.Join(home, "config"),
-		"XDG_DATA_HOME="+filepath.Join(home, "data"),
-	)
-	cmd.Env = append(cmd.Env, env...)
-	cmd.Stdout = logFile
-	cmd.Stderr = logFile
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("running '%s': %w", suite.binary, err)
-	}
-
-	exited := make(chan struct{})
-	g.cmd, g.exited = cmd, exited
-	go func() {
-		err := cmd.Wait()
-		g.waitErr = err
-		close(exited)
-	}()
-	return nil
 }
 
 // signalAndWait sends sig to the gateway and waits up to gatewayStopTimeout for
@@ -240,7 +202,7 @@ func (g *gateway) restart(t testing.TB, env []string) {
 	default:
 		t.Fatal("restart: the gateway is still running; stop it first")
 	}
-	if err := g.startProcessWithEnv(t, env); err != nil {
+	if err := g.startProcess(t, env); err != nil {
 		t.Fatal(err)
 	}
 	if err := g.waitReady(); err != nil {

@@ -131,7 +131,7 @@ func startGateway(t testing.TB, cfg gatewayConfig) *gateway {
 func launchGateway(t testing.TB, cfg gatewayConfig) (*gateway, error) {
 	t.Helper()
 	g := newGateway(t, cfg)
-	if err := g.startProcess(t); err != nil {
+	if err := g.startProcess(t, nil); err != nil {
 		return g, err
 	}
 	if err := g.waitReady(); err != nil {
@@ -148,7 +148,7 @@ func runGatewayUntilExit(t testing.TB, cfg gatewayConfig, timeout time.Duration)
 	t.Helper()
 	suiteMustExist(t)
 	g := newGateway(t, cfg)
-	if err := g.startProcess(t); err != nil {
+	if err := g.startProcess(t, nil); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -172,11 +172,12 @@ func newGateway(t testing.TB, cfg gatewayConfig) *gateway {
 	return g
 }
 
-// startProcess runs "awragate run --config" on g's Caddyfile with stdout
-// and stderr going to a new log file in the suite directory. Caddy's
-// config and data directories point into the test's temporary directory
-// so that a test run never writes to the user's home.
-func (g *gateway) startProcess(t testing.TB) error {
+// startProcess runs "awragate run --config" on g's Caddyfile, with env
+// added to its environment and stdout and stderr going to a new log file in
+// the suite directory, so that a restarted gateway's log is scanned for
+// leaks too. Caddy's config and data directories point into the test's
+// temporary directory so that a test run never writes to the user's home.
+func (g *gateway) startProcess(t testing.TB, env []string) error {
 	t.Helper()
 	g.logPath = filepath.Join(suite.dir, fmt.Sprintf("%s-%d.log", fileSafe(t.Name()), gatewaySeq.Add(1)))
 	logFile, err := os.Create(g.logPath)
@@ -192,17 +193,20 @@ func (g *gateway) startProcess(t testing.TB) error {
 		"XDG_CONFIG_HOME="+filepath.Join(home, "config"),
 		"XDG_DATA_HOME="+filepath.Join(home, "data"),
 	)
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("running '%s': %w", suite.binary, err)
 	}
 
-	g.cmd = cmd
-	g.exited = make(chan struct{})
+	// The goroutine closes its own channel, not g.exited, which a restart
+	// replaces.
+	exited := make(chan struct{})
+	g.cmd, g.exited = cmd, exited
 	go func() {
 		g.waitErr = cmd.Wait()
-		close(g.exited)
+		close(exited)
 	}()
 	return nil
 }

@@ -33,23 +33,39 @@ func stripAwraHeaders(h http.Header) {
 	}
 }
 
+// sentRequest returns the request as the client sent it, before any
+// rewrite or strip_prefix, and false when Caddy kept no copy.
+func sentRequest(r *http.Request) (http.Request, bool) {
+	orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request)
+	return orig, ok
+}
+
 // checkRequestPaths applies policy.CheckPath to the path as the client
-// sent it and to forwarded, the escaped path that will be forwarded. They
+// sent it and to forwarded, the escaped path that will be forwarded.
+func checkRequestPaths(r *http.Request, forwarded string) policy.PathProblem {
+	if orig, ok := sentRequest(r); ok {
+		return checkPaths(&orig, forwarded)
+	}
+	return checkPaths(nil, forwarded)
+}
+
+// checkPaths is checkRequestPaths for a caller that looked up the request
+// as sent already; sent is nil when Caddy kept no copy. The two paths
 // differ when a rewrite or strip_prefix ran first. When they are equal,
 // the path is checked once.
-func checkRequestPaths(r *http.Request, forwarded string) policy.PathProblem {
-	if orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok {
-		sent := orig.RequestURI
-		if i := strings.IndexByte(sent, '?'); i >= 0 {
-			sent = sent[:i]
+func checkPaths(sent *http.Request, forwarded string) policy.PathProblem {
+	if sent != nil {
+		path := sent.RequestURI
+		if i := strings.IndexByte(path, '?'); i >= 0 {
+			path = path[:i]
 		}
-		if sent != "" && sent != "*" && sent[0] != '/' {
+		if path != "" && path != "*" && path[0] != '/' {
 			// Absolute form (GET http://host/path): judge its path part.
-			if u, err := orig.URL.Parse(sent); err == nil {
-				sent = u.EscapedPath()
+			if u, err := sent.URL.Parse(path); err == nil {
+				path = u.EscapedPath()
 			}
 		}
-		if p := policy.CheckPath(sent); p != policy.PathOK || sent == forwarded {
+		if p := policy.CheckPath(path); p != policy.PathOK || path == forwarded {
 			return p
 		}
 	}

@@ -113,11 +113,17 @@ func (h *SignedURL) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddy
 	d := newDecision("signed_url", r, now)
 
 	stripRewriteHeaders(r.Header)
-	if p := checkRequestPaths(r, d.path); p != policy.PathOK {
+	// One context lookup serves the path check and the signed string.
+	var sent *http.Request
+	orig, kept := sentRequest(r)
+	if kept {
+		sent = &orig
+	}
+	if p := checkPaths(sent, d.path); p != policy.PathOK {
 		return h.deny(w, &d, policy.ReasonPathAmbiguous, string(p))
 	}
 
-	rawPath, rawQuery := sentPathAndQuery(r)
+	rawPath, rawQuery := sentPathAndQuery(r, sent)
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
@@ -155,11 +161,12 @@ func (h *SignedURL) deny(w http.ResponseWriter, d *decision, reason policy.Reaso
 }
 
 // sentPathAndQuery returns the raw path and query as the client sent them,
-// before any rewrite.
-func sentPathAndQuery(r *http.Request) (rawPath, rawQuery string) {
+// before any rewrite: those of sent, the request as sent, or of r when
+// sent is nil.
+func sentPathAndQuery(r, sent *http.Request) (rawPath, rawQuery string) {
 	uri := r.RequestURI
-	if orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok {
-		uri = orig.RequestURI
+	if sent != nil {
+		uri = sent.RequestURI
 	}
 	if uri == "" {
 		return r.URL.EscapedPath(), r.URL.RawQuery

@@ -351,7 +351,7 @@ func TestSentPathAndQuery(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := &http.Request{RequestURI: tt.uri, URL: &url.URL{}}
-			path, query := sentPathAndQuery(r)
+			path, query := sentPathAndQuery(r, nil)
 			if path != tt.wantPath || query != tt.wantQuery {
 				t.Errorf("sentPathAndQuery(%q) = %q, %q, want %q, %q", tt.uri, path, query, tt.wantPath, tt.wantQuery)
 			}
@@ -529,7 +529,7 @@ func FuzzSentPathAndQuery(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, uri string) {
 		r := &http.Request{RequestURI: uri, URL: &url.URL{}}
-		path, query := sentPathAndQuery(r)
+		path, query := sentPathAndQuery(r, nil)
 		if strings.Contains(path, "?") {
 			t.Fatalf("sentPathAndQuery(%q) path = %q contains '?'", uri, path)
 		}
