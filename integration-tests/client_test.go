@@ -111,11 +111,9 @@ func trySend(c *http.Client, method, url string, header http.Header) (response, 
 	return response{Status: resp.StatusCode, Header: resp.Header, Body: body}, nil
 }
 
-// getAfterReload sends a GET right after a config reload. While the old
-// configuration's server stops, it closes idle connections and may close
-// connections it has just accepted, so a failed connection is tried
-// again, on a new one, up to five times. An HTTP response of any status
-// ends the retries.
+// getAfterReload sends a GET right after a config reload, when the old
+// server may close connections it has just accepted. It retries a failed
+// connection on a new one up to five times; any HTTP status ends it.
 func getAfterReload(t testing.TB, c *http.Client, url string, header http.Header) response {
 	t.Helper()
 	var lastErr error

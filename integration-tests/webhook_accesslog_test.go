@@ -10,8 +10,8 @@ import (
 )
 
 // webhookLogFilter is the access log filter of Caddyfile.example: the API
-// key header and every provider's signature header are deleted. X-Signature
-// stands for the custom header of the hmac provider, which needs its own
+// key header and every provider's signature header are deleted.
+// X-Signature is the hmac provider's custom header, which needs its own
 // line.
 const webhookLogFilter = `filter {
 			request>headers>X-Api-Key delete

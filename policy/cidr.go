@@ -57,11 +57,9 @@ type Allowlist struct {
 	ranger   cidranger.Ranger
 	prefixes []netip.Prefix
 
-	// lastMatch is the last address the trie found contained. A key is
-	// usually called from the same few addresses, and comparing with it
-	// costs a few nanoseconds where the trie walk allocates. Only a
-	// contained address is stored, and the networks never change, so a
-	// hit is always right.
+	// lastMatch is the last address the trie found contained, so that a
+	// repeat caller costs one comparison instead of a trie walk. The
+	// networks never change, so a stored address stays contained.
 	lastMatch atomic.Pointer[netip.Addr]
 }
 

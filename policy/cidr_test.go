@@ -100,16 +100,15 @@ func TestAllowlistRemembersOnlyMatches(t *testing.T) {
 		{"2001:db8:1::7%eth0", true},
 		{"198.51.100.7", false},
 	}
-	for i, s := range steps {
-		if got := al.Contains(netip.MustParseAddr(s.addr)); got != s.want {
-			t.Errorf("step %d: Contains(%s) = %v, want %v", i+1, s.addr, got, s.want)
+	for i, step := range steps {
+		if got := al.Contains(netip.MustParseAddr(step.addr)); got != step.want {
+			t.Errorf("step %d: Contains(%s) = %v, want %v", i+1, step.addr, got, step.want)
 		}
 	}
 }
 
-// TestAllowlistConcurrentCallers runs allowed and refused addresses from
-// several goroutines at once; under -race it also checks the shortcut for
-// data races.
+// TestAllowlistConcurrentCallers checks allowed and rejected addresses from
+// several goroutines at once. Under -race it also looks for data races.
 func TestAllowlistConcurrentCallers(t *testing.T) {
 	al, err := NewAllowlist([]string{"203.0.113.0/24"})
 	if err != nil {
@@ -140,6 +139,6 @@ func TestAllowlistConcurrentCallers(t *testing.T) {
 	}
 	wg.Wait()
 	if n := wrong.Load(); n != 0 {
-		t.Errorf("%d answers of Contains differed from the networks, want 0", n)
+		t.Errorf("%d results of Contains differed from the networks, want 0", n)
 	}
 }

@@ -49,10 +49,9 @@ func checkRequestPaths(r *http.Request, forwarded string) policy.PathProblem {
 	return checkPaths(nil, forwarded)
 }
 
-// checkPaths is checkRequestPaths for a caller that looked up the request
-// as sent already; sent is nil when Caddy kept no copy. The two paths
-// differ when a rewrite or strip_prefix ran first. When they are equal,
-// the path is checked once.
+// checkPaths is checkRequestPaths for a request as sent that the caller
+// looked up already, or nil. Equal paths, as without a rewrite, are
+// checked once.
 func checkPaths(sent *http.Request, forwarded string) policy.PathProblem {
 	if sent != nil {
 		path := sent.RequestURI

@@ -115,8 +115,8 @@ func (h *SignedURL) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddy
 	stripRewriteHeaders(r.Header)
 	// One context lookup serves the path check and the signed string.
 	var sent *http.Request
-	orig, kept := sentRequest(r)
-	if kept {
+	orig, ok := sentRequest(r)
+	if ok {
 		sent = &orig
 	}
 	if p := checkPaths(sent, d.path); p != policy.PathOK {
@@ -161,8 +161,7 @@ func (h *SignedURL) deny(w http.ResponseWriter, d *decision, reason policy.Reaso
 }
 
 // sentPathAndQuery returns the raw path and query as the client sent them,
-// before any rewrite: those of sent, the request as sent, or of r when
-// sent is nil.
+// before any rewrite: those of sent, or of r when sent is nil.
 func sentPathAndQuery(r, sent *http.Request) (rawPath, rawQuery string) {
 	uri := r.RequestURI
 	if sent != nil {

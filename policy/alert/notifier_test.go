@@ -193,8 +193,8 @@ func TestNotifierGroupsAndSigns(t *testing.T) {
 	if got := audited.Load(); got != 2 {
 		t.Errorf("OnAlert calls = %d, want 2", got)
 	}
-	// The receiver holds an alert before its response reaches the
-	// notifier, which counts the delivery only then.
+	// The receiver records an alert before its response reaches the
+	// notifier, which counts the delivery only after that.
 	waitFor(t, "two deliveries counted", 3*time.Second, func() bool { return n.Stats().Delivered == 2 })
 	if s := n.Stats(); s.Delivered != 2 || s.Reported != 4 {
 		t.Errorf("Stats() = %+v, want 2 delivered of 4 reported", s)

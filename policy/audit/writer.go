@@ -27,6 +27,10 @@ const (
 // commits them together: at most 100 commits a second. An event waits at
 // most this much longer before it is spooled; a crash loses the queue
 // either way and is declared by an unclean_restart event.
+//
+// NOTE: with GOMAXPROCS=1 a commit's fdatasync probably stalls every request
+// until it returns. The bench proxy sat idle 2% to 6% of audit runs, and
+// 50 ms here nearly removed that (bench/RESULTS.md).
 const writerCommitInterval = 10 * time.Millisecond
 
 // runWriter is the single writer: it takes batches from the queue and
