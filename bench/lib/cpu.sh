@@ -27,6 +27,16 @@ cpu_ticks() {
 	awk '{ print $12 + $13 }' <<<"$stat"
 }
 
+# user_ticks prints the user CPU time of pid in clock ticks. Its share of
+# cpu_ticks tells the proxy's own code (user) from the kernel's work on
+# its sockets (system).
+user_ticks() {
+	local stat
+	stat=$(cat "/proc/$1/stat")
+	stat=${stat##*) }
+	awk '{ print $12 }' <<<"$stat"
+}
+
 # child_cpu_ticks prints the CPU time of this script's reaped children in
 # clock ticks. wrk counts among them, through timeout, which waits for it.
 # `times` has to run in this shell rather than in a command substitution's

@@ -210,7 +210,7 @@ parse_wrk() {
 # the scenario's proxy and appends a row to the results file.
 measure() {
 	local round=$1 scenario=$2 conns=$3 raw figures
-	local proxy_before proxy_after upstream_before upstream_after wrk_before wrk_after
+	local proxy_before proxy_after proxy_user_before proxy_user_after upstream_before upstream_after wrk_before wrk_after
 	local proxy_set_before proxy_set_after load_set_before load_set_after
 	local rps p50 p99 requests non2xx errors
 	raw=$work/raw/r$round-$scenario-c$conns.txt
@@ -219,6 +219,7 @@ measure() {
 
 	wrk_run "$conns" "$warmup" "$raw.warmup"
 	proxy_before=$(cpu_ticks "$proxy_pid")
+	proxy_user_before=$(user_ticks "$proxy_pid")
 	upstream_before=$(cpu_ticks "$upstream_pid")
 	child_cpu_ticks >"$work/wrk.ticks"
 	wrk_before=$(<"$work/wrk.ticks")
@@ -226,6 +227,7 @@ measure() {
 	load_set_before=$(busy_ticks "$load_cpu_set")
 	wrk_run "$conns" "$duration" "$raw"
 	proxy_after=$(cpu_ticks "$proxy_pid")
+	proxy_user_after=$(user_ticks "$proxy_pid")
 	upstream_after=$(cpu_ticks "$upstream_pid")
 	child_cpu_ticks >"$work/wrk.ticks"
 	wrk_after=$(<"$work/wrk.ticks")
@@ -257,12 +259,13 @@ measure() {
 		load_other=$proxy_other
 	fi
 
-	local cpu_us cpu_pct other_pct load_other_pct
+	local cpu_us user_us cpu_pct other_pct load_other_pct
 	cpu_us=$(awk -v t="$proxy_ticks" -v hz="$clock_ticks" -v n="$requests" 'BEGIN { printf "%.1f", (n > 0) ? t / hz * 1e6 / n : 0 }')
+	user_us=$(awk -v t="$((proxy_user_after - proxy_user_before))" -v hz="$clock_ticks" -v n="$requests" 'BEGIN { printf "%.1f", (n > 0) ? t / hz * 1e6 / n : 0 }')
 	cpu_pct=$(awk -v t="$proxy_ticks" -v hz="$clock_ticks" -v d="$duration_s" 'BEGIN { printf "%.0f", t / hz / d * 100 }')
 	other_pct=$(share_percent "$proxy_other" "$proxy_cpu_count")
 	load_other_pct=$(share_percent "$load_other" "$load_cpu_count")
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$scenario" "$conns" "$rps" "$p50" "$p99" "$cpu_us" "$cpu_pct" "$other_pct" "$load_other_pct" "$errors" >>"$results"
-	printf 'bench: round %s  %-11s c=%-4s %10s req/s  p50 %6s us  p99 %7s us  proxy CPU %5s us/req, %3s%%  other load %3s%% proxy, %3s%% load  socket errors %s\n' \
-		"$round" "$scenario" "$conns" "$rps" "$p50" "$p99" "$cpu_us" "$cpu_pct" "$other_pct" "$load_other_pct" "$errors" >&2
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$scenario" "$conns" "$rps" "$p50" "$p99" "$cpu_us" "$cpu_pct" "$other_pct" "$load_other_pct" "$errors" "$user_us" >>"$results"
+	printf 'bench: round %s  %-11s c=%-4s %10s req/s  p50 %6s us  p99 %7s us  proxy CPU %5s us/req (user %5s), %3s%%  other load %3s%% proxy, %3s%% load  socket errors %s\n' \
+		"$round" "$scenario" "$conns" "$rps" "$p50" "$p99" "$cpu_us" "$user_us" "$cpu_pct" "$other_pct" "$load_other_pct" "$errors" >&2
 }

@@ -31,30 +31,32 @@ ms() { awk -v us="$1" 'BEGIN { printf "%.2f", us / 1000 }'; }
 
 report() {
 	local baseline=${scenarios[0]} conns s
-	echo "| scenario | conns | req/s | p50 ms | p99 ms | proxy CPU µs/req | req/s vs $baseline | p99 vs $baseline | CPU/req vs $baseline |"
-	echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+	echo "| scenario | conns | req/s | p50 ms | p99 ms | proxy CPU µs/req | of it user | req/s vs $baseline | p99 vs $baseline | CPU/req vs $baseline | user CPU/req vs $baseline |"
+	echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 	for conns in "${conns_values[@]}"; do
 		for s in "${scenarios[@]}"; do
-			local rps p50 p99 cpu ratio_rps ratio_p99 ratio_cpu
+			local rps p50 p99 cpu user ratio_rps ratio_p99 ratio_cpu ratio_user
 			rps=$(column_of "$s" "$conns" 4)
 			p50=$(column_of "$s" "$conns" 5)
 			p99=$(column_of "$s" "$conns" 6)
 			cpu=$(column_of "$s" "$conns" 7)
+			user=$(column_of "$s" "$conns" 12)
 			ratio_rps=$(paired_ratio "$s" "$conns" 4)
 			ratio_p99=$(paired_ratio "$s" "$conns" 6)
 			ratio_cpu=$(paired_ratio "$s" "$conns" 7)
-			printf '| %s | %s | %.0f | %s | %s | %.1f | %s | %s | %s |\n' \
-				"$s" "$conns" "$rps" "$(ms "$p50")" "$(ms "$p99")" "$cpu" "$ratio_rps" "$ratio_p99" "$ratio_cpu"
+			ratio_user=$(paired_ratio "$s" "$conns" 12)
+			printf '| %s | %s | %.0f | %s | %s | %.1f | %.1f | %s | %s | %s | %s |\n' \
+				"$s" "$conns" "$rps" "$(ms "$p50")" "$(ms "$p99")" "$cpu" "$user" "$ratio_rps" "$ratio_p99" "$ratio_cpu" "$ratio_user"
 		done
 	done
 	echo
 	echo "Each round, in the order run:"
 	echo
-	echo "| round | scenario | conns | req/s | p50 ms | p99 ms | proxy CPU µs/req | proxy CPU % | other load %, proxy CPUs | other load %, load CPUs | socket errors |"
-	echo "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-	while IFS=$'\t' read -r round s conns rps p50 p99 cpu cpu_pct other_pct load_other_pct errors; do
-		printf '| %s | %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %s |\n' \
-			"$round" "$s" "$conns" "$rps" "$(ms "$p50")" "$(ms "$p99")" "$cpu" "$cpu_pct" "$other_pct" "$load_other_pct" "$errors"
+	echo "| round | scenario | conns | req/s | p50 ms | p99 ms | proxy CPU µs/req | of it user | proxy CPU % | other load %, proxy CPUs | other load %, load CPUs | socket errors |"
+	echo "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+	while IFS=$'\t' read -r round s conns rps p50 p99 cpu cpu_pct other_pct load_other_pct errors user; do
+		printf '| %s | %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s |\n' \
+			"$round" "$s" "$conns" "$rps" "$(ms "$p50")" "$(ms "$p99")" "$cpu" "$user" "$cpu_pct" "$other_pct" "$load_other_pct" "$errors"
 	done <"$results"
 }
 
@@ -75,7 +77,7 @@ settings() {
 	local processes="a fresh process per run"
 	((keep_proxies)) && processes="one process per scenario for the whole run (--keep-proxies), measured in turns"
 	echo "- proxy: reverse_proxy with transport http keepalive 2m, keepalive_idle_conns 1024, keepalive_idle_conns_per_host 1024; admin off; log level ERROR; $processes"
-	echo "- proxy CPU µs/req: user plus system CPU time of the proxy process during the measured run, divided by the requests wrk completed; proxy CPU %: that time over the run's length (100% is one CPU); other load %: busy time on the proxy's CPUs not used by the proxy, and on the load CPUs not used by wrk and the upstream (other processes, interrupts), as a share of those CPUs$( ((pin)) || echo "; unpinned, both are the busy time of all CPUs not used by the proxy, wrk and the upstream")"
+	echo "- proxy CPU µs/req: user plus system CPU time of the proxy process during the measured run, divided by the requests wrk completed; of it user: the user-mode part of that time (the proxy's own code; the rest is the kernel's work on its sockets); proxy CPU %: that time over the run's length (100% is one CPU); other load %: busy time on the proxy's CPUs not used by the proxy, and on the load CPUs not used by wrk and the upstream (other processes, interrupts), as a share of those CPUs$( ((pin)) || echo "; unpinned, both are the busy time of all CPUs not used by the proxy, wrk and the upstream")"
 	echo "- load average (1, 5, 15 min) before the first run: $load_before; after the last: $(cut -d ' ' -f 1-3 /proc/loadavg)"
 	local s
 	for s in "${scenarios[@]}"; do
