@@ -28,7 +28,7 @@ cpu_ticks() {
 }
 
 # user_ticks prints the user CPU time of pid in clock ticks. Its share of
-# cpu_ticks tells the proxy's own code (user) from the kernel's work on
+# cpu_ticks separates the proxy's own code (user) from the kernel's work on
 # its sockets (system).
 user_ticks() {
 	local stat
