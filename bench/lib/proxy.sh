@@ -206,33 +206,38 @@ parse_wrk() {
 	}' "$1"
 }
 
+# sample_counters NAME fills the associative array NAME with the clock
+# ticks that measure compares before and after a run. The keys: proxy (the
+# proxy's CPU time), user (its user part), upstream and wrk (their CPU
+# time), proxy_set and load_set (busy time of those CPUs). It runs in this
+# shell, not in a command substitution, because child_cpu_ticks must.
+sample_counters() {
+	local -n out=$1
+	child_cpu_ticks >"$work/wrk.ticks"
+	out=(
+		[proxy]=$(cpu_ticks "$proxy_pid")
+		[user]=$(user_ticks "$proxy_pid")
+		[upstream]=$(cpu_ticks "$upstream_pid")
+		[wrk]=$(<"$work/wrk.ticks")
+		[proxy_set]=$(busy_ticks "$proxy_cpu_set")
+		[load_set]=$(busy_ticks "$load_cpu_set")
+	)
+}
+
 # measure ROUND SCENARIO CONNS runs one warmup and one measured wrk run on
 # the scenario's proxy and appends a row to the results file.
 measure() {
 	local round=$1 scenario=$2 conns=$3 raw figures
-	local proxy_before proxy_after proxy_user_before proxy_user_after upstream_before upstream_after wrk_before wrk_after
-	local proxy_set_before proxy_set_after load_set_before load_set_after
+	local -A before after
 	local rps p50 p99 requests non2xx errors
 	raw=$work/raw/r$round-$scenario-c$conns.txt
 	await_idle
 	use_proxy "$scenario"
 
 	wrk_run "$conns" "$warmup" "$raw.warmup"
-	proxy_before=$(cpu_ticks "$proxy_pid")
-	proxy_user_before=$(user_ticks "$proxy_pid")
-	upstream_before=$(cpu_ticks "$upstream_pid")
-	child_cpu_ticks >"$work/wrk.ticks"
-	wrk_before=$(<"$work/wrk.ticks")
-	proxy_set_before=$(busy_ticks "$proxy_cpu_set")
-	load_set_before=$(busy_ticks "$load_cpu_set")
+	sample_counters before
 	wrk_run "$conns" "$duration" "$raw"
-	proxy_after=$(cpu_ticks "$proxy_pid")
-	proxy_user_after=$(user_ticks "$proxy_pid")
-	upstream_after=$(cpu_ticks "$upstream_pid")
-	child_cpu_ticks >"$work/wrk.ticks"
-	wrk_after=$(<"$work/wrk.ticks")
-	proxy_set_after=$(busy_ticks "$proxy_cpu_set")
-	load_set_after=$(busy_ticks "$load_cpu_set")
+	sample_counters after
 	release_proxy
 
 	figures=$(parse_wrk "$raw") || die "could not read wrk's output: $(cat "$raw")"
@@ -246,10 +251,11 @@ measure() {
 	# did not use is other work (other processes, interrupts). On the
 	# proxy's CPUs it takes time from the proxy, and on the load CPUs it
 	# slows wrk and the upstream.
-	local proxy_ticks=$((proxy_after - proxy_before))
-	local load_ticks=$((upstream_after - upstream_before + wrk_after - wrk_before))
-	local proxy_busy=$((proxy_set_after - proxy_set_before))
-	local load_busy=$((load_set_after - load_set_before))
+	local proxy_ticks=$((after[proxy] - before[proxy]))
+	local user_ticks=$((after[user] - before[user]))
+	local load_ticks=$((after[upstream] - before[upstream] + after[wrk] - before[wrk]))
+	local proxy_busy=$((after[proxy_set] - before[proxy_set]))
+	local load_busy=$((after[load_set] - before[load_set]))
 	local proxy_other load_other
 	if ((pin)); then
 		proxy_other=$((proxy_busy - proxy_ticks))
@@ -261,7 +267,7 @@ measure() {
 
 	local cpu_us user_us cpu_pct other_pct load_other_pct
 	cpu_us=$(awk -v t="$proxy_ticks" -v hz="$clock_ticks" -v n="$requests" 'BEGIN { printf "%.1f", (n > 0) ? t / hz * 1e6 / n : 0 }')
-	user_us=$(awk -v t="$((proxy_user_after - proxy_user_before))" -v hz="$clock_ticks" -v n="$requests" 'BEGIN { printf "%.1f", (n > 0) ? t / hz * 1e6 / n : 0 }')
+	user_us=$(awk -v t="$user_ticks" -v hz="$clock_ticks" -v n="$requests" 'BEGIN { printf "%.1f", (n > 0) ? t / hz * 1e6 / n : 0 }')
 	cpu_pct=$(awk -v t="$proxy_ticks" -v hz="$clock_ticks" -v d="$duration_s" 'BEGIN { printf "%.0f", t / hz / d * 100 }')
 	other_pct=$(share_percent "$proxy_other" "$proxy_cpu_count")
 	load_other_pct=$(share_percent "$load_other" "$load_cpu_count")

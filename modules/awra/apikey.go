@@ -167,13 +167,7 @@ func (h *APIKey) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhtt
 		delete(r.Header, name)
 	}
 	stripAwraHeaders(r.Header)
-	// One array backs the three values. Each slice is capped at its own
-	// element, so an append to one header cannot overwrite another.
-	ids := [...]string{k.ID, k.ScopesHeader, d.requestID}
-	values := ids[:]
-	r.Header["X-Awra-Key-Id"] = values[0:1:1]
-	r.Header["X-Awra-Scopes"] = values[1:2:2]
-	r.Header["X-Awra-Request-Id"] = values[2:3:3]
+	setHeaders(r.Header, "X-Awra-Key-Id", k.ID, "X-Awra-Scopes", k.ScopesHeader, "X-Awra-Request-Id", d.requestID)
 
 	return serveAllowed(w, r, next, &d, h.recorder)
 }

@@ -33,6 +33,18 @@ func stripAwraHeaders(h http.Header) {
 	}
 }
 
+// setHeaders sets header names to values given in pairs (name, value, ...).
+// Names must be in canonical form. One allocation holds every value, and
+// each header's slice is capped at its own element, so an append to one
+// header cannot overwrite another.
+func setHeaders(h http.Header, pairs ...string) {
+	values := make([]string, len(pairs)/2)
+	for i := range values {
+		values[i] = pairs[2*i+1]
+		h[pairs[2*i]] = values[i : i+1 : i+1]
+	}
+}
+
 // sentRequest returns the request as the client sent it, before any
 // rewrite or strip_prefix, and false when Caddy kept no copy.
 func sentRequest(r *http.Request) (http.Request, bool) {

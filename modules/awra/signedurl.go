@@ -143,11 +143,7 @@ func (h *SignedURL) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddy
 	}
 
 	stripAwraHeaders(r.Header)
-	// One array backs both values, each slice capped at its element.
-	ids := [...]string{res.KeyID, d.requestID}
-	values := ids[:]
-	r.Header["X-Awra-Url-Key-Id"] = values[0:1:1]
-	r.Header["X-Awra-Request-Id"] = values[1:2:2]
+	setHeaders(r.Header, "X-Awra-Url-Key-Id", res.KeyID, "X-Awra-Request-Id", d.requestID)
 
 	return serveAllowed(w, r, next, &d, h.recorder)
 }

@@ -102,11 +102,7 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 	forwardBody(r, body)
 	stripAwraHeaders(r.Header)
-	// One array backs both values, each slice capped at its element.
-	ids := [...]string{d.requestID, h.Provider}
-	values := ids[:]
-	r.Header["X-Awra-Request-Id"] = values[0:1:1]
-	r.Header["X-Awra-Webhook-Provider"] = values[1:2:2]
+	setHeaders(r.Header, "X-Awra-Request-Id", d.requestID, "X-Awra-Webhook-Provider", h.Provider)
 
 	// serveAllowed records the decision with the response status after
 	// the upstream responded. finish runs first, inside it, and reads the

@@ -29,7 +29,7 @@ const (
 // either way and is declared by an unclean_restart event.
 //
 // NOTE: with GOMAXPROCS=1 a commit's fdatasync probably stalls every request
-// until it returns. The bench proxy sat idle 2% to 6% of audit runs, and
+// until it returns. The bench proxy sat idle 2% to 7% of audit runs, and
 // 50 ms here nearly removed that (bench/RESULTS.md).
 const writerCommitInterval = 10 * time.Millisecond
 
@@ -58,23 +58,19 @@ func (p *Pipeline) runWriter() {
 		}
 
 		for idle := 0; idle < writerIdlePolls; {
+			wait := writerPoll
 			if batch = p.takeMore(batch); len(batch) > 0 {
 				started := time.Now()
 				p.writeBatch(batch, declareDue)
 				batch, idle = batch[:0], 0
-				if wait := writerCommitInterval - time.Since(started); wait > 0 {
-					poll.Reset(wait)
-					select {
-					case <-poll.C:
-					case <-p.stopWriter:
-						p.drain(batch)
-						return
-					}
-				}
+				wait = writerCommitInterval - time.Since(started)
+			} else {
+				idle++
+			}
+			if wait <= 0 {
 				continue
 			}
-			idle++
-			poll.Reset(writerPoll)
+			poll.Reset(wait)
 			select {
 			case <-poll.C:
 			case <-p.stopWriter:

@@ -79,8 +79,10 @@ func (u *Usage) Observe(ev *audit.Event) {
 		if ev.Reason == policy.ReasonWebhookDuplicate {
 			ru.duplicates++
 		}
-		if ms, ok := signedDelayMS(ev.Detail); ok && ev.Module == audit.ModuleWebhook {
-			ru.delaysMS = append(ru.delaysMS, ms)
+		if ev.Module == audit.ModuleWebhook {
+			if ms, ok := signedDelayMS(ev.Detail); ok {
+				ru.delaysMS = append(ru.delaysMS, ms)
+			}
 		}
 	default:
 		ru.denied[reason]++
