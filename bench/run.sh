@@ -236,32 +236,24 @@ done
 
 # ---------------------------------------------------------------- build
 
-echo "bench: building awragate, mkkey and upstream into $work/bin" >&2
+echo "bench: building awragate and upstream into $work/bin" >&2
 mkdir -p "$work/bin" "$work/raw" "$work/xdg"
 go build -o "$work/bin/awragate" ./gateway
-go build -o "$work/bin/" ./bench/cmd/mkkey ./bench/cmd/upstream
+go build -o "$work/bin/" ./bench/cmd/upstream
 awragate=$work/bin/awragate
 
 # Keep Caddy's storage and autosave inside the work directory.
 export XDG_DATA_HOME=$work/xdg XDG_CONFIG_HOME=$work/xdg
 
-# The test key exists only for this run. The token goes to a 0600 file that
-# the wrk script and curl read, and is never printed. `awragate keys create`
-# makes it when the binary has that subcommand, and bench/cmd/mkkey, which
-# writes the same keys file format through package policy, otherwise.
-if "$awragate" keys create --help >/dev/null 2>&1; then
-	key_source="awragate keys create"
-	(
-		umask 077
-		"$awragate" keys create --file "$work/keys.json" --id bench --scope inventory:read \
-			--cidr 127.0.0.1/32 --cidr ::1/128 --expires-in 24h >"$work/token" 2>"$work/keys-create.log"
-	) || die "awragate keys create failed: $(cat "$work/keys-create.log")"
-else
-	key_source="bench/cmd/mkkey"
-	"$work/bin/mkkey" -keys-file "$work/keys.json" -token-file "$work/token" \
-		-id bench -scopes inventory:read -cidrs 127.0.0.1/32,::1/128 -expires-in 24h
-fi
-[[ $(head -n 1 "$work/token") == awra_bench_* ]] || die "$key_source did not write a token for key 'bench' to $work/token"
+# The test key exists only for this run. `awragate keys create` writes its
+# token to a 0600 file that the wrk script and curl read, and it is never
+# printed.
+(
+	umask 077
+	"$awragate" keys create --file "$work/keys.json" --id bench --scope inventory:read \
+		--cidr 127.0.0.1/32 --cidr ::1/128 --expires-in 24h >"$work/token" 2>"$work/keys-create.log"
+) || die "awragate keys create failed: $(cat "$work/keys-create.log")"
+[[ $(head -n 1 "$work/token") == awra_bench_* ]] || die "awragate keys create did not write a token for key 'bench' to $work/token"
 export AWRA_BENCH_TOKEN_FILE=$work/token
 
 # The audit scenarios' chain key, also made for this run only.

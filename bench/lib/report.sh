@@ -73,7 +73,7 @@ settings() {
 	if ((wait_idle > 0)); then
 		echo "- before each measured run, waited up to ${wait_idle}s for the machine to be under 10% busy"
 	fi
-	echo "- key: one key 'bench' with scope inventory:read for 127.0.0.1/32 and ::1/128, made by $key_source for this run"
+	echo "- key: one key 'bench' with scope inventory:read for 127.0.0.1/32 and ::1/128, made by awragate keys create for this run"
 	local processes="a fresh process per run"
 	((keep_proxies)) && processes="one process per scenario for the whole run (--keep-proxies), measured in turns"
 	echo "- proxy: reverse_proxy with transport http keepalive 2m, keepalive_idle_conns 1024, keepalive_idle_conns_per_host 1024; admin off; log level ERROR; $processes"
