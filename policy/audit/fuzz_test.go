@@ -103,8 +103,10 @@ func FuzzReadJSONLines(f *testing.F) {
 	})
 }
 
-// FuzzDecodeRecord checks that spool records decode without panics and
-// that a decoded record survives encoding and decoding unchanged.
+// FuzzDecodeRecord checks that spool records decode without panics, that
+// a decoded record survives encoding and decoding unchanged, and that the
+// publisher's packer accepts exactly the records decodeRecord accepts, with
+// the same values.
 func FuzzDecodeRecord(f *testing.F) {
 	ev := sampleEvent()
 	v := ev.values()
@@ -114,8 +116,18 @@ func FuzzDecodeRecord(f *testing.F) {
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		at, v, err := decodeRecord(data)
+		var pb packedBatch
+		pb.reset()
+		packErr := pb.add(7, data)
+		if (err == nil) != (packErr == nil) {
+			t.Fatalf("decodeRecord(%x) error = %v, but packing it gives %v", data, err, packErr)
+		}
 		if err != nil {
 			return
+		}
+		packed, perr := unpackBatch(pb.finish())
+		if perr != nil || len(packed) != 1 || pb.firstAt != at || strings.Join(packed[0], "\x00") != strings.Join(v[:], "\x00") {
+			t.Fatalf("record %x packs as %q, %v (spooled at %d); want %q at %d", data, packed, perr, pb.firstAt, v, at)
 		}
 		at2, v2, err := decodeRecord(encodeRecord(nil, at, &v))
 		if err != nil || at2 != at || v2 != v {

@@ -41,7 +41,7 @@ type publisher struct {
 	checkpoints []checkpoint // publish times, for the retention window
 	savedCursor uint64
 	lastSave    time.Time
-	buf         []spooledEvent
+	batch       packedBatch
 }
 
 // checkpoint records that all seqs up to seq were in the stream at time at.
@@ -124,9 +124,8 @@ func (pub *publisher) step(ctx context.Context) (int, error) {
 		}
 	}
 
-	batch, err := p.spool.readAfter(pub.cursor, p.cfg.BatchSize, pub.buf[:0])
-	pub.buf = batch
-	if err != nil {
+	batch := &pub.batch
+	if err := p.spool.readPacked(pub.cursor, p.cfg.BatchSize, batch); err != nil {
 		if !pub.readFailing {
 			pub.readFailing = true
 			p.log.Error("reading the audit spool failed; retrying", zap.String("spool", p.spool.path), zap.Error(err))
@@ -134,11 +133,11 @@ func (pub *publisher) step(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	pub.readFailing = false
-	if len(batch) == 0 {
+	if batch.count == 0 {
 		p.counters.oldestUnpublished.Store(0)
 		return 0, nil
 	}
-	p.counters.oldestUnpublished.Store(batch[0].spooledAt)
+	p.counters.oldestUnpublished.Store(batch.firstAt)
 
 	callCtx, cancel := context.WithTimeout(ctx, p.cfg.RedisTimeout)
 	res, err := p.sendBatch(callCtx, batch, pub.floor)
@@ -152,7 +151,7 @@ func (pub *publisher) step(ctx context.Context) (int, error) {
 	}
 	pub.markUp()
 
-	first, last := batch[0].seq, batch[len(batch)-1].seq
+	first, last := batch.first, batch.last
 	if first <= pub.highestSent {
 		p.counters.replayed.Add(min(pub.highestSent, last) - first + 1)
 	}
@@ -171,7 +170,7 @@ func (pub *publisher) step(ctx context.Context) (int, error) {
 
 	p.counters.published.Add(uint64(res.added))
 	pub.advance(last)
-	return len(batch), nil
+	return batch.count, nil
 }
 
 // advance records that all seqs up to seq are in the stream. Publishes

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -247,9 +248,9 @@ func TestPublishScriptIsIdempotent(t *testing.T) {
 	}
 	waitPublished(t, p, 20, 10*time.Second)
 
-	batch, err := p.spool.readAfter(0, 100, nil)
-	if err != nil {
-		t.Fatalf("readAfter: %v", err)
+	batch := new(packedBatch)
+	if err := p.spool.readPacked(0, 100, batch); err != nil || batch.count != 20 {
+		t.Fatalf("readPacked() = %d events, %v; want 20", batch.count, err)
 	}
 	ctx := context.Background()
 	if err := client.ScriptFlush(ctx).Err(); err != nil {
@@ -271,6 +272,44 @@ func TestPublishScriptIsIdempotent(t *testing.T) {
 	}
 	if n, _ := client.XLen(ctx, cfg.Stream).Result(); n != 20 {
 		t.Fatalf("XLEN = %d, want 20", n)
+	}
+}
+
+// Values of every MessagePack string size reach the stream unchanged:
+// up to 31 bytes, up to 64 KiB and beyond, and an empty one.
+func TestPublishLongValues(t *testing.T) {
+	srv := testredis.Start(t)
+	client := newClient(t, srv)
+	cfg := testConfig(t, srv.URL())
+	p := mustOpen(t, cfg)
+
+	path, detail := "/"+strings.Repeat("p", 300), strings.Repeat("d", 70_000)
+	ev := requestEvent(1)
+	ev.Path, ev.Detail, ev.Provider = path, detail, ""
+	p.Enqueue(ev) // the pipeline owns ev from here on
+	waitPublished(t, p, p.counters.lastSeq.Load()+1, 10*time.Second)
+
+	var found bool
+	for _, e := range readStream(t, client, cfg.Stream) {
+		if e.Fields["request_id"] != "req-1" {
+			continue
+		}
+		found = true
+		if e.Fields["path"] != path {
+			t.Errorf("path has %d bytes in the stream, want %d", len(e.Fields["path"]), len(path))
+		}
+		if e.Fields["detail"] != detail {
+			t.Errorf("detail has %d bytes in the stream, want %d", len(e.Fields["detail"]), len(detail))
+		}
+		if v, ok := e.Fields["provider"]; !ok || v != "" {
+			t.Errorf("provider = %q, %v in the stream, want an empty field", v, ok)
+		}
+	}
+	if !found {
+		t.Fatal("the event with long values is not in the stream")
+	}
+	if rep, _ := Verify(readStream(t, client, cfg.Stream), cfg.ChainKey); !rep.OK() {
+		t.Fatalf("Verify() = %v, want a valid chain", rep.Err())
 	}
 }
 

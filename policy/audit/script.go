@@ -17,9 +17,9 @@ import (
 // KEYS[1] is the stream and KEYS[2] the watermark hash. ARGV holds the
 // instance, MAXLEN, the floor (the lowest watermark the publisher expects;
 // a lower one means Redis lost entries, and the script then changes
-// nothing and returns status -1), the number of ARGV items per event, the
-// offset of the seq value within an event's items, and then each event as
-// field name, value, field name, value, ... in seq order.
+// nothing and returns status -1), the field names as a MessagePack array,
+// the position of seq among them (counted from 1), and the events as a
+// packed batch (see pack.go) in seq order.
 //
 // It returns {status, entries added, watermark}; the watermark is a string
 // so that seqs above 2^53 are not rounded, although comparisons in Lua use
@@ -30,19 +30,28 @@ local wmNum = tonumber(wm)
 if wmNum < tonumber(ARGV[3]) then
   return {-1, 0, wm}
 end
-local width = tonumber(ARGV[4])
+local names = cmsgpack.unpack(ARGV[4])
 local seqAt = tonumber(ARGV[5])
+local events = cmsgpack.unpack(ARGV[6])
+local args = {'MAXLEN', '~', ARGV[2], '*'}
+for f = 1, #names do
+  args[3 + 2 * f] = names[f]
+end
 local added = 0
-local i = 6
-while i + width - 1 <= #ARGV do
-  local seq = ARGV[i + seqAt]
+for _, values in ipairs(events) do
+  if #values ~= #names then
+    return redis.error_reply('audit event has ' .. #values .. ' fields, expected ' .. #names)
+  end
+  local seq = values[seqAt]
   if tonumber(seq) > wmNum then
-    redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, i, i + width - 1))
+    for f = 1, #names do
+      args[4 + 2 * f] = values[f]
+    end
+    redis.call('XADD', KEYS[1], unpack(args))
     wm = seq
     wmNum = tonumber(seq)
     added = added + 1
   end
-  i = i + width
 end
 if added > 0 then
   redis.call('HSET', KEYS[2], ARGV[1], wm)
@@ -52,15 +61,6 @@ return {0, added, wm}
 
 var publishScript = redis.NewScript(publishLua)
 
-// fieldNameArgs holds FieldNames already converted to interface values, so
-// that building a batch does not allocate for the names.
-var fieldNameArgs = func() (out [numFields]interface{}) {
-	for i, name := range FieldNames {
-		out[i] = name
-	}
-	return out
-}()
-
 // publishResult is the reply of publishLua.
 type publishResult struct {
 	behind    bool   // Redis's watermark is below the floor: it lost entries
@@ -68,22 +68,11 @@ type publishResult struct {
 	watermark uint64 // Redis's watermark after the call
 }
 
-// sendBatch runs publishLua for batch with EVALSHA, falling back to EVAL
-// when Redis does not have the script cached.
-func (p *Pipeline) sendBatch(ctx context.Context, batch []spooledEvent, floor uint64) (publishResult, error) {
-	const width = 2 * numFields
-	args := make([]interface{}, 0, 5+len(batch)*width)
-	args = append(args, p.instance, p.cfg.MaxLen, floor, width, 2*fieldSeq+1)
-	// Values go in as *string: a string in an interface would be copied to
-	// the heap, one allocation per field. The batch outlives the call.
-	for i := range batch {
-		values := &batch[i].values
-		for f := range values {
-			args = append(args, fieldNameArgs[f], &values[f])
-		}
-	}
-
-	reply, err := publishScript.Run(ctx, p.client, []string{p.stream, p.watermark}, args...).Slice()
+// sendBatch runs publishLua for the packed batch pb with EVALSHA, falling
+// back to EVAL when Redis does not have the script cached.
+func (p *Pipeline) sendBatch(ctx context.Context, pb *packedBatch, floor uint64) (publishResult, error) {
+	reply, err := publishScript.Run(ctx, p.client, []string{p.stream, p.watermark},
+		p.instance, p.cfg.MaxLen, floor, packedFieldNames, fieldSeq+1, pb.finish()).Slice()
 	if err != nil {
 		return publishResult{}, err
 	}

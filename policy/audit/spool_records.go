@@ -42,28 +42,47 @@ func encodeRecord(buf []byte, spooledAt int64, v *fieldValues) []byte {
 	return buf
 }
 
+// splitRecord checks a spool record's header and returns its spooled-at
+// time and the encoded fields.
+func splitRecord(b []byte) (spooledAt int64, fields []byte, err error) {
+	if len(b) < 9 || b[0] != recordFormat {
+		return 0, nil, errors.New("spool record has an unknown format")
+	}
+	return int64(binary.BigEndian.Uint64(b[1:9])), b[9:], nil
+}
+
+// nextField returns the value of field i at the start of fields and the
+// bytes after it.
+func nextField(fields []byte, i int) (value, rest []byte, err error) {
+	n, k := binary.Uvarint(fields)
+	if k <= 0 || n > uint64(len(fields)-k) {
+		return nil, nil, fmt.Errorf("spool record field '%s' is truncated", FieldNames[i])
+	}
+	end := k + int(n)
+	return fields[k:end], fields[end:], nil
+}
+
 // decodeRecord decodes a spool record. The fields share one copy of the
 // record, so the result stays valid after the bbolt transaction ends and
 // costs one allocation.
 func decodeRecord(b []byte) (spooledAt int64, v fieldValues, err error) {
-	if len(b) < 9 || b[0] != recordFormat {
-		return 0, v, errors.New("spool record has an unknown format")
+	spooledAt, fields, err := splitRecord(b)
+	if err != nil {
+		return 0, v, err
 	}
-	spooledAt = int64(binary.BigEndian.Uint64(b[1:9]))
-	data := b[9:]
-	rec := string(data)
-	off := 0
+	rec := string(fields)
+	rest := fields
 	for i := range v {
-		n, k := binary.Uvarint(data[off:])
-		if k <= 0 || n > uint64(len(data)-off-k) {
-			return 0, v, fmt.Errorf("spool record field '%s' is truncated", FieldNames[i])
+		var value []byte
+		if value, rest, err = nextField(rest, i); err != nil {
+			return 0, v, err
 		}
-		off += k
-		v[i] = rec[off : off+int(n)]
-		off += int(n)
+		// The value ends where rest begins.
+		end := len(fields) - len(rest)
+		v[i] = rec[end-len(value) : end]
 	}
-	if off != len(data) {
-		return 0, v, errors.New("spool record has trailing bytes")
+	if len(rest) != 0 {
+		return 0, v, errTrailingBytes
 	}
 	return spooledAt, v, nil
 }
@@ -121,6 +140,25 @@ func (s *spool) readAfter(after uint64, max int, dst []spooledEvent) ([]spooledE
 		return nil
 	})
 	return dst, err
+}
+
+// readPacked fills pb with up to max events with seq above after, in seq
+// order, packed for the publish script.
+func (s *spool) readPacked(after uint64, max int, pb *packedBatch) error {
+	pb.reset()
+	return s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketEvents).Cursor()
+		for k, data := c.Seek(encodeSeq(after + 1)); k != nil && pb.count < max; k, data = c.Next() {
+			seq, ok := decodeSeq(k)
+			if !ok {
+				return fmt.Errorf("spool key %x is not a seq", k)
+			}
+			if err := pb.add(seq, data); err != nil {
+				return fmt.Errorf("reading spooled seq %d: %w", seq, err)
+			}
+		}
+		return nil
+	})
 }
 
 // firstSeq returns the lowest seq in the spool, or 0 when it is empty.
