@@ -2,12 +2,15 @@ package awra
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/awra/awragate/policy/audit"
 )
 
 func init() {
@@ -117,6 +120,7 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 //		chain_key <secret>
 //		instance <name>
 //		retention <duration>
+//		commit_interval <duration>
 //		queue_capacity <events>
 //		queue_bytes <bytes>
 //	}
@@ -165,8 +169,14 @@ func parseAuditBlock(d *caddyfile.Dispenser) (*AuditConfig, error) {
 				return nil, d.Errf("audit: retention: invalid duration '%s': use a positive duration such as 10m", val)
 			}
 			ac.Retention = caddy.Duration(dur)
+		case "commit_interval":
+			dur, err := caddy.ParseDuration(val)
+			if err != nil || dur < time.Millisecond || dur > audit.MaxCommitInterval {
+				return nil, d.Errf("audit: commit_interval: invalid duration '%s': use a duration from 1ms to %v, such as 10ms", val, audit.MaxCommitInterval)
+			}
+			ac.CommitInterval = caddy.Duration(dur)
 		default:
-			return nil, d.Errf("audit: unknown option '%s': expected stream, max_len, spool_dir, chain_key, instance, retention, queue_capacity or queue_bytes", name)
+			return nil, d.Errf("audit: unknown option '%s': expected stream, max_len, spool_dir, chain_key, instance, retention, commit_interval, queue_capacity or queue_bytes", name)
 		}
 	}
 	return ac, nil

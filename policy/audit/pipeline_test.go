@@ -295,6 +295,8 @@ func TestConfigValidation(t *testing.T) {
 		{"negative batch", func(c *Config) { c.BatchSize = -1 }, "batch size -1"},
 		{"negative spool batch", func(c *Config) { c.SpoolBatchSize = -1 }, "spool batch size -1"},
 		{"negative retention", func(c *Config) { c.Retention = -time.Second }, "retention -1s"},
+		{"negative commit interval", func(c *Config) { c.CommitInterval = -time.Millisecond }, "commit interval -1ms"},
+		{"commit interval over 1s", func(c *Config) { c.CommitInterval = 2 * time.Second }, "commit interval 2s: use a duration from 1ms to 1s"},
 		{"negative timeout", func(c *Config) { c.RedisTimeout = -time.Second }, "set positive durations"},
 		{"backoff inverted", func(c *Config) { c.MinBackoff, c.MaxBackoff = time.Second, time.Millisecond }, "max backoff"},
 		{"bad redis URL", func(c *Config) { c.RedisURL = "http://user:hunter2@127.0.0.1" }, "parsing the audit redis URL"},
@@ -341,4 +343,37 @@ func TestRetentionPrunesPublishedEvents(t *testing.T) {
 		first, err := p.spool.firstSeq()
 		return err == nil && first == 0
 	})
+}
+
+// Under load the writer commits at most once per CommitInterval: an event
+// that arrives just after a commit waits for the next one.
+func TestCommitInterval(t *testing.T) {
+	cfg := testConfig(t, "")
+	cfg.CommitInterval = 600 * time.Millisecond
+	p := mustOpen(t, cfg)
+
+	spooled := func() uint64 { return p.counters.spooled.Load() }
+	waitFor := func(want uint64, within time.Duration) time.Duration {
+		t.Helper()
+		start := time.Now()
+		for spooled() < want {
+			if time.Since(start) > within {
+				t.Fatalf("spooled %d events after %v, want %d", spooled(), within, want)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		return time.Since(start)
+	}
+
+	// The open events and the first request event go out at once.
+	base := spooled()
+	p.Enqueue(requestEvent(1))
+	waitFor(base+1, 5*time.Second)
+
+	p.Enqueue(requestEvent(2))
+	time.Sleep(150 * time.Millisecond)
+	if got := spooled(); got != base+1 {
+		t.Fatalf("spooled %d events 150ms after a commit, want %d: the writer did not wait for the commit interval", got, base+1)
+	}
+	waitFor(base+2, 5*time.Second)
 }

@@ -20,19 +20,6 @@ const (
 	writerIdlePolls = 50
 )
 
-// writerCommitInterval is the least time from the start of one spool
-// commit to the next. Every commit waits for the disk (bbolt syncs twice
-// per commit), and its CPU cost barely depends on the number of events in
-// it, so under load the writer lets events gather for this long and
-// commits them together: at most 100 commits a second. An event waits at
-// most this much longer before it is spooled; a crash loses the queue
-// either way and is declared by an unclean_restart event.
-//
-// NOTE: with GOMAXPROCS=1 a commit's fdatasync probably stalls every request
-// until it returns. The bench proxy sat idle 2% to 7% of audit runs, and
-// 50 ms here nearly removed that (bench/RESULTS.md).
-const writerCommitInterval = 10 * time.Millisecond
-
 // runWriter is the single writer: it takes batches from the queue and
 // commits them to the spool until Close, then drains the queue.
 func (p *Pipeline) runWriter() {
@@ -63,7 +50,7 @@ func (p *Pipeline) runWriter() {
 				started := time.Now()
 				p.writeBatch(batch, declareDue)
 				batch, idle = batch[:0], 0
-				wait = writerCommitInterval - time.Since(started)
+				wait = p.cfg.CommitInterval - time.Since(started)
 			} else {
 				idle++
 			}
