@@ -24,6 +24,8 @@ source "$bench_dir/lib/scenarios.sh"
 source "$bench_dir/lib/proxy.sh"
 # shellcheck source=lib/report.sh
 source "$bench_dir/lib/report.sh"
+# shellcheck source=lib/paired.sh
+source "$bench_dir/lib/paired.sh"
 
 usage() {
 	cat <<'USAGE'
@@ -45,6 +47,13 @@ usage: bench/run.sh [options]
                     and measure the proxies in turns; an idle proxy uses no
                     CPU. Without it, every run gets a fresh proxy. Not for
                     scenarios whose proxy keeps state between runs (webhook)
+  --paired          measure each scenario at the same time as the baseline
+                    (the first scenario), each proxy on the proxy CPUs with
+                    its own wrk, instead of one after the other; implies
+                    --keep-proxies. Machine speed that drifts between runs
+                    then cancels out of the ratios. Scenario plain_twin, a
+                    second plain proxy, shows the method's own spread. See
+                    bench/lib/paired.sh
   --upstream-procs N  GOMAXPROCS of the upstream; default 1
   --body-size N     upstream response body in bytes; default 200
   --wait-idle S     before each measured run, wait up to S seconds for the
@@ -76,6 +85,7 @@ proxy_cpus=0
 load_cpus=1
 pin=1
 keep_proxies=0
+paired=0
 upstream_procs=1
 body_size=200
 profile_dir=""
@@ -123,6 +133,11 @@ while (($# > 0)); do
 		keep_proxies=1
 		shift
 		;;
+	--paired)
+		paired=1
+		keep_proxies=1
+		shift
+		;;
 	-h | --help)
 		usage
 		exit 0
@@ -165,6 +180,7 @@ for c in "${conns_values[@]}"; do
 done
 read -r -a scenarios <<<"$scenario_list"
 ((${#scenarios[@]} > 0)) || usage_error "--scenarios is empty: give names such as \"plain gateway\""
+((!paired || ${#scenarios[@]} > 1)) || usage_error "--paired needs a baseline and at least one more scenario, such as --scenarios \"plain gateway\""
 
 expand_cpus "$proxy_cpus" >/dev/null || usage_error "invalid --proxy-cpus '$proxy_cpus': use a taskset list such as 0, 0-1 or 0,2"
 expand_cpus "$load_cpus" >/dev/null || usage_error "invalid --load-cpus '$load_cpus': use a taskset list such as 1"
@@ -230,7 +246,7 @@ redis_addr=""
 for s in "${scenarios[@]}"; do
 	declare -F "scenario_${s}_title" >/dev/null || usage_error "unknown scenario '$s': defined scenarios are $(declare -F | awk '$3 ~ /^scenario_.*_title$/ { sub(/^scenario_/, "", $3); sub(/_title$/, "", $3); printf "%s ", $3 }')"
 	if ((keep_proxies)) && declare -F "scenario_${s}_needs_fresh_proxy" >/dev/null; then
-		usage_error "scenario '$s' needs a fresh proxy for every run: $("scenario_${s}_needs_fresh_proxy"). Run it without --keep-proxies"
+		usage_error "scenario '$s' needs a fresh proxy for every run: $("scenario_${s}_needs_fresh_proxy"). Run it without --keep-proxies or --paired"
 	fi
 done
 
@@ -311,7 +327,11 @@ for ((round = 1; round <= rounds; round++)); do
 	fi
 	for conns in "${conns_values[@]}"; do
 		for s in "${order[@]}"; do
-			measure "$round" "$s" "$conns"
+			if ((!paired)); then
+				measure "$round" "$s" "$conns"
+			elif [[ $s != "${scenarios[0]}" ]]; then
+				measure_pair "$round" "$s" "$conns"
+			fi
 		done
 	done
 done

@@ -227,9 +227,8 @@ sample_counters() {
 # measure ROUND SCENARIO CONNS runs one warmup and one measured wrk run on
 # the scenario's proxy and appends a row to the results file.
 measure() {
-	local round=$1 scenario=$2 conns=$3 raw figures
+	local round=$1 scenario=$2 conns=$3 raw
 	local -A before after
-	local rps p50 p99 requests non2xx errors
 	raw=$work/raw/r$round-$scenario-c$conns.txt
 	await_idle
 	use_proxy "$scenario"
@@ -239,10 +238,6 @@ measure() {
 	wrk_run "$conns" "$duration" "$raw"
 	sample_counters after
 	release_proxy
-
-	figures=$(parse_wrk "$raw") || die "could not read wrk's output: $(cat "$raw")"
-	read -r rps p50 p99 requests non2xx errors <<<"$figures"
-	((non2xx == 0)) || die "$scenario at $conns connections: $non2xx responses were not 2xx or 3xx; the figures would measure errors, so the run stops"
 
 	# Other work on the machine moves the proxy's CPU time per request less
 	# than its req/s, though it moves both. The proxy's CPU use shows
@@ -265,6 +260,21 @@ measure() {
 		load_other=$proxy_other
 	fi
 
+	append_row "$round" "$scenario" "$conns" "$raw" "$proxy_ticks" "$user_ticks" "$proxy_other" "$load_other"
+}
+
+# append_row ROUND SCENARIO CONNS RAW TICKS USER_TICKS PROXY_OTHER LOAD_OTHER
+# reads one proxy's wrk output RAW, appends its row to the results file and
+# prints it. TICKS and USER_TICKS are the proxy's CPU time during the run;
+# PROXY_OTHER and LOAD_OTHER are the busy ticks of the proxy CPUs and of the
+# load CPUs that the benchmark's processes did not use.
+append_row() {
+	local round=$1 scenario=$2 conns=$3 raw=$4 proxy_ticks=$5 user_ticks=$6 proxy_other=$7 load_other=$8
+	local figures rps p50 p99 requests non2xx errors
+	figures=$(parse_wrk "$raw") || die "could not read wrk's output: $(cat "$raw")"
+	read -r rps p50 p99 requests non2xx errors <<<"$figures"
+	((non2xx == 0)) || die "$scenario at $conns connections: $non2xx responses were not 2xx or 3xx; the figures would measure errors, so the run stops"
+
 	local cpu_us user_us cpu_pct other_pct load_other_pct
 	cpu_us=$(awk -v t="$proxy_ticks" -v hz="$clock_ticks" -v n="$requests" 'BEGIN { printf "%.1f", (n > 0) ? t / hz * 1e6 / n : 0 }')
 	user_us=$(awk -v t="$user_ticks" -v hz="$clock_ticks" -v n="$requests" 'BEGIN { printf "%.1f", (n > 0) ? t / hz * 1e6 / n : 0 }')
@@ -272,6 +282,6 @@ measure() {
 	other_pct=$(share_percent "$proxy_other" "$proxy_cpu_count")
 	load_other_pct=$(share_percent "$load_other" "$load_cpu_count")
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$scenario" "$conns" "$rps" "$p50" "$p99" "$cpu_us" "$cpu_pct" "$other_pct" "$load_other_pct" "$errors" "$user_us" >>"$results"
-	printf 'bench: round %s  %-11s c=%-4s %10s req/s  p50 %6s us  p99 %7s us  proxy CPU %5s us/req (user %5s), %3s%%  other load %3s%% proxy, %3s%% load  socket errors %s\n' \
+	printf 'bench: round %-3s %-11s c=%-4s %10s req/s  p50 %6s us  p99 %7s us  proxy CPU %5s us/req (user %5s), %3s%%  other load %3s%% proxy, %3s%% load  socket errors %s\n' \
 		"$round" "$scenario" "$conns" "$rps" "$p50" "$p99" "$cpu_us" "$user_us" "$cpu_pct" "$other_pct" "$load_other_pct" "$errors" >&2
 }

@@ -76,6 +76,7 @@ settings() {
 	echo "- key: one key 'bench' with scope inventory:read for 127.0.0.1/32 and ::1/128, made by awragate keys create for this run"
 	local processes="a fresh process per run"
 	((keep_proxies)) && processes="one process per scenario for the whole run (--keep-proxies), measured in turns"
+	((paired)) && processes="one process per scenario for the whole run; each scenario measured at the same time as ${scenarios[0]} (--paired), the two proxies sharing the proxy CPUs, each loaded by its own wrk; a round is named ROUND:SCENARIO, and a ratio divides a scenario's figure by that of the ${scenarios[0]} run beside it"
 	echo "- proxy: reverse_proxy with transport http keepalive 2m, keepalive_idle_conns 1024, keepalive_idle_conns_per_host 1024; admin off; log level ERROR; $processes"
 	echo "- proxy CPU µs/req: user plus system CPU time of the proxy process during the measured run, divided by the requests wrk completed; of it user: the user-mode part of that time (the proxy's own code; the rest is the kernel's work on its sockets); proxy CPU %: that time over the run's length (100% is one CPU); other load %: busy time on the proxy's CPUs not used by the proxy, and on the load CPUs not used by wrk and the upstream (other processes, interrupts), as a share of those CPUs$( ((pin)) || echo "; unpinned, both are the busy time of all CPUs not used by the proxy, wrk and the upstream")"
 	echo "- load average (1, 5, 15 min) before the first run: $load_before; after the last: $(cut -d ' ' -f 1-3 /proc/loadavg)"

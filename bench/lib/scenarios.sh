@@ -270,3 +270,12 @@ NGINX
 	proxy_pid=$!
 	pids+=("$proxy_pid")
 }
+
+# plain_twin is a second proxy with plain's configuration. Measured against
+# plain (an A/A comparison), its ratios show the method's own spread: with
+# --paired they stay within a few percent of 1.000.
+scenario_plain_twin_title() { echo "plain Caddy again, a second proxy with the baseline's configuration (A/A check)"; }
+scenario_plain_twin_global() { :; }
+scenario_plain_twin_handlers() { :; }
+scenario_plain_twin_wrk() { scenario_plain_wrk; }
+scenario_plain_twin_anonymous() { echo 200; }
