@@ -141,6 +141,22 @@ scenario_signed_url_probe() {
 }
 scenario_signed_url_anonymous() { echo 403; }
 
+# plain_link is plain Caddy requested the way signed_url is: a signed link
+# in the query and no Authorization header, with wrk run without a script.
+# It is the signed URL route's baseline of equal client bytes and equal
+# wrk work (--scenarios "plain_link signed_url"); plain Caddy does not check
+# the link and forwards the query as it is.
+scenario_plain_link_title() { echo "plain Caddy (reverse_proxy only), requested with a signed link like signed_url"; }
+scenario_plain_link_global() { :; }
+scenario_plain_link_handlers() { :; }
+scenario_plain_link_setup() { scenario_signed_url_setup; }
+scenario_plain_link_wrk() {
+	scenario_signed_url_wrk
+	proxy_env=() # plain Caddy needs no URL key
+}
+scenario_plain_link_probe() { scenario_signed_url_probe; }
+scenario_plain_link_anonymous() { echo 200; }
+
 # ---------------------------------------------------------------- webhooks
 
 # webhook checks GitHub-style signed POSTs (awra_webhook, no Redis: the
