@@ -49,23 +49,6 @@ pair_run() {
 	wrk_finish "$pid_b" "$pair_raw_b$suffix"
 }
 
-# pair_sample NAME fills the associative array NAME with the clock ticks
-# that measure_pair compares before and after a run.
-pair_sample() {
-	local -n out=$1
-	child_cpu_ticks >"$work/wrk.ticks"
-	out=(
-		[a]=$(cpu_ticks "$pair_pid_a")
-		[a_user]=$(user_ticks "$pair_pid_a")
-		[b]=$(cpu_ticks "$pair_pid_b")
-		[b_user]=$(user_ticks "$pair_pid_b")
-		[upstream]=$(cpu_ticks "$upstream_pid")
-		[wrk]=$(<"$work/wrk.ticks")
-		[proxy_set]=$(busy_ticks "$proxy_cpu_set")
-		[load_set]=$(busy_ticks "$load_cpu_set")
-	)
-}
-
 # measure_pair ROUND SCENARIO CONNS measures the baseline and SCENARIO at
 # the same time and appends a row for each to the results file. Both rows
 # carry the round as ROUND:SCENARIO, so that the report divides SCENARIO's
@@ -87,21 +70,16 @@ measure_pair() {
 	pair_raw_b=$work/raw/r$round-$scenario-c$conns.txt
 
 	pair_run "$conns" "$warmup" .warmup
-	pair_sample before
+	sample_counters before "$pair_pid_a" "$pair_pid_b"
 	pair_run "$conns" "$duration" ""
-	pair_sample after
+	sample_counters after "$pair_pid_a" "$pair_pid_b"
 
-	# As in measure: busy time that none of the benchmark's processes used.
-	local proxy_ticks=$((after[a] - before[a] + after[b] - before[b]))
-	local load_ticks=$((after[upstream] - before[upstream] + after[wrk] - before[wrk]))
+	local a_ticks=$((after[proxy:$pair_pid_a] - before[proxy:$pair_pid_a]))
+	local b_ticks=$((after[proxy:$pair_pid_b] - before[proxy:$pair_pid_b]))
 	local proxy_other load_other
-	if ((pin)); then
-		proxy_other=$((after[proxy_set] - before[proxy_set] - proxy_ticks))
-		load_other=$((after[load_set] - before[load_set] - load_ticks))
-	else
-		proxy_other=$((after[proxy_set] - before[proxy_set] - proxy_ticks - load_ticks))
-		load_other=$proxy_other
-	fi
-	append_row "$round:$scenario" "$baseline" "$conns" "$pair_raw_a" $((after[a] - before[a])) $((after[a_user] - before[a_user])) "$proxy_other" "$load_other"
-	append_row "$round:$scenario" "$scenario" "$conns" "$pair_raw_b" $((after[b] - before[b])) $((after[b_user] - before[b_user])) "$proxy_other" "$load_other"
+	other_ticks before after $((a_ticks + b_ticks))
+	append_row "$round:$scenario" "$baseline" "$conns" "$pair_raw_a" "$a_ticks" \
+		$((after[user:$pair_pid_a] - before[user:$pair_pid_a])) "$proxy_other" "$load_other"
+	append_row "$round:$scenario" "$scenario" "$conns" "$pair_raw_b" "$b_ticks" \
+		$((after[user:$pair_pid_b] - before[user:$pair_pid_b])) "$proxy_other" "$load_other"
 }

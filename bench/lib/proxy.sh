@@ -206,22 +206,48 @@ parse_wrk() {
 	}' "$1"
 }
 
-# sample_counters NAME fills the associative array NAME with the clock
-# ticks that measure compares before and after a run. The keys: proxy (the
-# proxy's CPU time), user (its user part), upstream and wrk (their CPU
-# time), proxy_set and load_set (busy time of those CPUs). It runs in this
-# shell, not in a command substitution, because child_cpu_ticks must.
+# sample_counters NAME PID... fills the associative array NAME with the
+# clock ticks that a measurement compares before and after a run. The keys:
+# proxy:PID and user:PID for each proxy PID (its CPU time and the user part
+# of it), upstream and wrk (their CPU time), proxy_set and load_set (busy
+# time of those CPUs). It runs in this shell, not in a command
+# substitution, because child_cpu_ticks must.
 sample_counters() {
 	local -n out=$1
+	shift
 	child_cpu_ticks >"$work/wrk.ticks"
 	out=(
-		[proxy]=$(cpu_ticks "$proxy_pid")
-		[user]=$(user_ticks "$proxy_pid")
 		[upstream]=$(cpu_ticks "$upstream_pid")
 		[wrk]=$(<"$work/wrk.ticks")
 		[proxy_set]=$(busy_ticks "$proxy_cpu_set")
 		[load_set]=$(busy_ticks "$load_cpu_set")
 	)
+	local pid
+	for pid in "$@"; do
+		out[proxy:$pid]=$(cpu_ticks "$pid")
+		out[user:$pid]=$(user_ticks "$pid")
+	done
+}
+
+# other_ticks BEFORE AFTER PROXY_TICKS sets proxy_other and load_other to
+# the busy ticks of the proxy CPUs and of the load CPUs that none of the
+# benchmark's processes used during the run. PROXY_TICKS is the CPU time of
+# the proxies measured. Such other work (other processes, interrupts, the
+# hypervisor's steal) takes time from the proxy on its CPUs, and slows wrk
+# and the upstream on the load CPUs.
+other_ticks() {
+	local -n first=$1 last=$2
+	local proxy_ticks=$3
+	local load_ticks=$((last[upstream] - first[upstream] + last[wrk] - first[wrk]))
+	local proxy_busy=$((last[proxy_set] - first[proxy_set]))
+	local load_busy=$((last[load_set] - first[load_set]))
+	if ((pin)); then
+		proxy_other=$((proxy_busy - proxy_ticks))
+		load_other=$((load_busy - load_ticks))
+	else
+		proxy_other=$((proxy_busy - proxy_ticks - load_ticks))
+		load_other=$proxy_other
+	fi
 }
 
 # measure ROUND SCENARIO CONNS runs one warmup and one measured wrk run on
@@ -234,31 +260,19 @@ measure() {
 	use_proxy "$scenario"
 
 	wrk_run "$conns" "$warmup" "$raw.warmup"
-	sample_counters before
+	sample_counters before "$proxy_pid"
 	wrk_run "$conns" "$duration" "$raw"
-	sample_counters after
+	sample_counters after "$proxy_pid"
 	release_proxy
 
 	# Other work on the machine moves the proxy's CPU time per request less
 	# than its req/s, though it moves both. The proxy's CPU use shows
 	# whether it was the bottleneck (near 100% of its CPUs) or was held
-	# back. Busy time on a set of CPUs that the benchmark's own processes
-	# did not use is other work (other processes, interrupts). On the
-	# proxy's CPUs it takes time from the proxy, and on the load CPUs it
-	# slows wrk and the upstream.
-	local proxy_ticks=$((after[proxy] - before[proxy]))
-	local user_ticks=$((after[user] - before[user]))
-	local load_ticks=$((after[upstream] - before[upstream] + after[wrk] - before[wrk]))
-	local proxy_busy=$((after[proxy_set] - before[proxy_set]))
-	local load_busy=$((after[load_set] - before[load_set]))
+	# back.
+	local proxy_ticks=$((after[proxy:$proxy_pid] - before[proxy:$proxy_pid]))
+	local user_ticks=$((after[user:$proxy_pid] - before[user:$proxy_pid]))
 	local proxy_other load_other
-	if ((pin)); then
-		proxy_other=$((proxy_busy - proxy_ticks))
-		load_other=$((load_busy - load_ticks))
-	else
-		proxy_other=$((proxy_busy - proxy_ticks - load_ticks))
-		load_other=$proxy_other
-	fi
+	other_ticks before after "$proxy_ticks"
 
 	append_row "$round" "$scenario" "$conns" "$raw" "$proxy_ticks" "$user_ticks" "$proxy_other" "$load_other"
 }
