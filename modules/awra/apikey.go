@@ -30,7 +30,8 @@ const defaultKeyHeader = "X-Api-Key"
 // The key is read from "Authorization: Bearer <token>", from X-API-Key or
 // from the route's own key header. On allow, the credential headers and
 // any X-Awra-* headers sent by the client are removed, and the upstream
-// receives X-Awra-Key-Id, X-Awra-Scopes and X-Awra-Request-Id instead.
+// receives X-Awra-Key-Id, X-Awra-Scopes and the request id (in
+// X-Awra-Request-Id unless the app's request_id_header says otherwise).
 //
 // Before the key is checked, the handler rejects ambiguous paths (dot
 // segments, encoded slashes, backslashes, NUL, ';') with 400
@@ -167,7 +168,7 @@ func (h *APIKey) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhtt
 		delete(r.Header, name)
 	}
 	stripAwraHeaders(r.Header)
-	setHeaders(r.Header, "X-Awra-Key-Id", k.ID, "X-Awra-Scopes", k.ScopesHeader, "X-Awra-Request-Id", d.requestID)
+	setIdentity(r.Header, h.app.idHeader, d.requestID, "X-Awra-Key-Id", k.ID, "X-Awra-Scopes", k.ScopesHeader)
 
 	return serveAllowed(w, r, next, &d, h.recorder)
 }

@@ -93,6 +93,7 @@ func newAPIKeyFixture(tb testing.TB, edits map[string]func(*policy.KeyRecord)) *
 		keys:     ks,
 		limits:   &keyLimits{},
 		notifier: new(atomic.Pointer[sharedNotifier]),
+		idHeader: defaultRequestIDHeader,
 		logger:   zap.NewNop(),
 	}
 	q := &quarantineSet{}

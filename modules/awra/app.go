@@ -89,6 +89,12 @@ type App struct {
 	// quarantine.
 	Alerts *AlertsConfig `json:"alerts,omitempty"`
 
+	// RequestIDHeader names the header that carries the request id to the
+	// upstream of an allowed request, the id that the audit trail and
+	// denials also carry. "off" sends none. Default: X-Awra-Request-Id.
+	// A header of that name sent by the client is replaced.
+	RequestIDHeader string `json:"request_id_header,omitempty"`
+
 	keys       *keyStore
 	fleetKeys  *fleetKeyStore // keys_store redis
 	redisURL   string         // after placeholder replacement
@@ -102,6 +108,7 @@ type App struct {
 	alertSetup *alertSetup
 	notifier   *atomic.Pointer[sharedNotifier] // set in Provision; holds nil until Start
 	poolKeys   struct{ fleetKeys, quarantine string }
+	idHeader   string // RequestIDHeader resolved; empty when off
 	logger     *zap.Logger
 }
 
@@ -136,6 +143,12 @@ func (a *App) Provision(ctx caddy.Context) error {
 		}
 		a.redis = client
 	}
+
+	idHeader, err := resolveRequestIDHeader(a.RequestIDHeader)
+	if err != nil {
+		return err
+	}
+	a.idHeader = idHeader
 
 	a.instance = a.instanceName(repl)
 	if err := a.provisionFleetChecks(); err != nil {

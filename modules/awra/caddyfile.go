@@ -92,6 +92,13 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("max_key_lifetime: invalid duration '%s': use a positive duration such as 365d", s)
 			}
 			a.MaxKeyLifetime = caddy.Duration(dur)
+		case "request_id_header":
+			if err := singleArg(d, &a.RequestIDHeader); err != nil {
+				return err
+			}
+			if _, err := resolveRequestIDHeader(a.RequestIDHeader); err != nil {
+				return d.Err(err.Error())
+			}
 		case "audit":
 			ac, err := parseAuditBlock(d)
 			if err != nil {
@@ -104,7 +111,7 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			if !handled {
-				return d.Errf("unknown awra option '%s': expected redis, keys_file, keys_poll_interval, max_key_lifetime, audit, %s", name, fleetOptions)
+				return d.Errf("unknown awra option '%s': expected redis, keys_file, keys_poll_interval, max_key_lifetime, request_id_header, audit, %s", name, fleetOptions)
 			}
 		}
 	}

@@ -95,6 +95,9 @@ func TestAppFleetCaddyfileErrors(t *testing.T) {
 		{"quarantine zero", "alerts {\nquarantine_after 0 10m\n}", "invalid count '0'"},
 		{"quarantine too many", "alerts {\nquarantine_after 10001 10m\n}", "invalid count '10001'"},
 		{"quarantine bad window", "alerts {\nquarantine_after 5 forever\n}", "invalid duration 'forever'"},
+		{"request id header invalid", `request_id_header "X Request"`, "request_id_header: invalid header name 'X Request'"},
+		{"request id header reserved", `request_id_header Authorization`, "'Authorization' is reserved"},
+		{"request id header twice", "request_id_header X-Request-Id\nrequest_id_header off", "'request_id_header' is set twice"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -33,15 +33,24 @@ func stripAwraHeaders(h http.Header) {
 	}
 }
 
-// setHeaders sets header names to values given in pairs (name, value, ...).
-// Names must be in canonical form. One allocation holds every value, and
-// each header's slice is capped at its own element, so an append to one
-// header cannot overwrite another.
-func setHeaders(h http.Header, pairs ...string) {
-	values := make([]string, len(pairs)/2)
-	for i := range values {
+// setIdentity sets the identity headers of an allowed request: pairs of
+// canonical names and values, and the request id in idHeader unless
+// idHeader is empty. One allocation holds every value, and each header's
+// slice is capped at its own element, so an append to one header cannot
+// overwrite another.
+func setIdentity(h http.Header, idHeader, requestID string, pairs ...string) {
+	n := len(pairs) / 2
+	if idHeader != "" {
+		n++
+	}
+	values := make([]string, n)
+	for i := 0; i < len(pairs)/2; i++ {
 		values[i] = pairs[2*i+1]
 		h[pairs[2*i]] = values[i : i+1 : i+1]
+	}
+	if idHeader != "" {
+		values[n-1] = requestID
+		h[idHeader] = values[n-1 : n : n]
 	}
 }
 

@@ -26,8 +26,8 @@ func init() {
 // The signature is checked on the method, host, path and query exactly as
 // the client sent them. On allow the three control parameters are removed
 // from the query and the rest is forwarded byte for byte. The upstream
-// receives X-Awra-Url-Key-Id and X-Awra-Request-Id, and any X-Awra-*
-// header the client sent is removed. Ambiguous paths get 400
+// receives X-Awra-Url-Key-Id and the request id (see the app's
+// request_id_header), and any X-Awra-* header the client sent is removed. Ambiguous paths get 400
 // path_ambiguous as on every awra route.
 //
 // Denials are 403 application/problem+json bodies whose reason tells what
@@ -50,6 +50,7 @@ type SignedURL struct {
 
 	verifier *signedurl.Verifier
 	recorder decisionRecorder
+	idHeader string // carries the request id upstream; empty for none
 	logger   *zap.Logger
 }
 
@@ -103,7 +104,9 @@ func (h *SignedURL) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("loading the awra app: %w", err)
 	}
-	h.recorder = appVal.(*App).recorderFor(h.logger)
+	app := appVal.(*App)
+	h.recorder = app.recorderFor(h.logger)
+	h.idHeader = app.idHeader
 	return nil
 }
 
@@ -143,7 +146,7 @@ func (h *SignedURL) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddy
 	}
 
 	stripAwraHeaders(r.Header)
-	setHeaders(r.Header, "X-Awra-Url-Key-Id", res.KeyID, "X-Awra-Request-Id", d.requestID)
+	setIdentity(r.Header, h.idHeader, d.requestID, "X-Awra-Url-Key-Id", res.KeyID)
 
 	return serveAllowed(w, r, next, &d, h.recorder)
 }

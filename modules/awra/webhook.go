@@ -58,8 +58,9 @@ func init() {
 // path_ambiguous, removes X-Forwarded-Uri, X-Original-URL and
 // X-Rewrite-URL, and applies source_cidrs to Caddy's client IP (403
 // source_ip_not_allowed). On allow, X-Awra-* headers sent by the client
-// are removed and the upstream receives X-Awra-Request-Id and
-// X-Awra-Webhook-Provider. Signature headers are forwarded unchanged.
+// are removed and the upstream receives the request id (see the app's
+// request_id_header) and X-Awra-Webhook-Provider. Signature headers are
+// forwarded unchanged.
 //
 // Denials are application/problem+json: 400, 401 signature_missing,
 // signature_invalid or timestamp_out_of_tolerance, 403, 409, 413
@@ -124,6 +125,7 @@ type Webhook struct {
 	storeErrors   *logThrottle
 	recorder      decisionRecorder
 	app           *App
+	idHeader      string // carries the request id upstream; empty for none
 	logger        *zap.Logger
 }
 
@@ -167,6 +169,7 @@ func (h *Webhook) Provision(ctx caddy.Context) error {
 	}
 	app := appVal.(*App)
 	h.app = app
+	h.idHeader = app.idHeader
 	h.recorder = app.recorderFor(h.logger)
 	h.store = h.chooseStore(app.RedisClient())
 	return nil

@@ -102,7 +102,7 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 	forwardBody(r, body)
 	stripAwraHeaders(r.Header)
-	setHeaders(r.Header, "X-Awra-Request-Id", d.requestID, "X-Awra-Webhook-Provider", h.Provider)
+	setIdentity(r.Header, h.idHeader, d.requestID, "X-Awra-Webhook-Provider", h.Provider)
 
 	// serveAllowed records the decision with the response status after
 	// the upstream responded. finish runs first, inside it, and reads the

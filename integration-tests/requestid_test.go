@@ -1,0 +1,78 @@
+package integrationtests
+
+import (
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// request_id_header moves the request id to a header of the operator's
+// choice, or stops sending it. The gateway replaces a header of that name
+// sent by the client, and still removes a forged X-Awra-Request-Id.
+func TestRequestIDHeaderOption(t *testing.T) {
+	t.Parallel()
+	reader := newTestKey(t, "reader")
+	for _, tt := range []struct {
+		name, option, header string
+	}{
+		{"renamed", "request_id_header X-Request-Id", "X-Request-Id"},
+		{"off", "request_id_header off", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			keysFile := filepath.Join(t.TempDir(), "keys.json")
+			writeKeysFile(t, keysFile, reader)
+			up := startUpstream(t)
+			gw := startGateway(t, gatewayConfig{KeysFile: keysFile, Routes: apiKeyRoutes, Upstream: up, AwraOptions: tt.option})
+			c := clientFrom(t, "")
+
+			// A denial shows the id format of this gateway process: a
+			// per-process prefix, a dash and a counter.
+			denied := checkProblem(t, "GET without a key", get(t, c, gw.url("/api/inventory/items"), nil),
+				http.StatusUnauthorized, "key_missing")
+			prefix, _, ok := strings.Cut(denied.RequestID, "-")
+			if !ok {
+				t.Fatalf("denial request_id = %q, want prefix-counter", denied.RequestID)
+			}
+
+			h := bearer(reader.Token)
+			h["X-Request-Id"] = []string{"client-chosen"}
+			h["X-Awra-Request-Id"] = []string{"forged"}
+			checkAllowed(t, "GET with a key", get(t, c, gw.url("/api/inventory/items"), h))
+			got := up.last(t)
+
+			if v, ok := got.Header["X-Awra-Request-Id"]; ok {
+				t.Errorf("upstream X-Awra-Request-Id = %q, want none", v)
+			}
+			switch tt.header {
+			case "":
+				// Not the gateway's header, so it passes through untouched.
+				if v := got.Header.Values("X-Request-Id"); len(v) != 1 || v[0] != "client-chosen" {
+					t.Errorf("upstream X-Request-Id = %q, want the client's [client-chosen]", v)
+				}
+			default:
+				v := got.Header.Values(tt.header)
+				if len(v) != 1 || !strings.HasPrefix(v[0], prefix+"-") || v[0] == denied.RequestID {
+					t.Errorf("upstream %s = %q, want one new request id starting %q", tt.header, v, prefix+"-")
+				}
+			}
+		})
+	}
+}
+
+// A header name the gateway or the protocol needs stops the config from
+// loading, with an error that names it.
+func TestRequestIDHeaderReserved(t *testing.T) {
+	t.Parallel()
+	keysFile := filepath.Join(t.TempDir(), "keys.json")
+	writeKeysFile(t, keysFile, newTestKey(t, "reader"))
+	code, log := runGatewayUntilExit(t, gatewayConfig{KeysFile: keysFile, Routes: apiKeyRoutes, AwraOptions: "request_id_header X-Awra-Scopes"}, 20*time.Second)
+	if code == 0 {
+		t.Fatal("awragate run with request_id_header X-Awra-Scopes exited 0, want an error")
+	}
+	if !strings.Contains(log, "request_id_header: 'X-Awra-Scopes' is reserved") {
+		t.Fatalf("log does not name the reserved header; log:\n%s", log)
+	}
+}

@@ -1,0 +1,62 @@
+package awra
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+)
+
+func TestResolveRequestIDHeader(t *testing.T) {
+	for _, tt := range []struct{ option, want string }{
+		{"", "X-Awra-Request-Id"},
+		{"off", ""},
+		{"x-request-id", "X-Request-Id"},
+		{"X-Awra-Request-Id", "X-Awra-Request-Id"},
+		{"Request-Id", "Request-Id"},
+	} {
+		got, err := resolveRequestIDHeader(tt.option)
+		if err != nil || got != tt.want {
+			t.Errorf("resolveRequestIDHeader(%q) = %q, %v; want %q", tt.option, got, err, tt.want)
+		}
+	}
+}
+
+func TestResolveRequestIDHeaderRejects(t *testing.T) {
+	for _, tt := range []struct{ option, wantErr string }{
+		{"X Request Id", "invalid header name 'X Request Id'"},
+		{"X-Request-Id:", "invalid header name"},
+		{"X-Request-Id\r\nX-Evil", "invalid header name"},
+		{"authorization", "'Authorization' is reserved"},
+		{"X-Api-Key", "'X-Api-Key' is reserved"},
+		{"host", "'Host' is reserved"},
+		{"X-Forwarded-For", "'X-Forwarded-For' is reserved"},
+		{"x-awra-scopes", "'X-Awra-Scopes' is reserved"},
+		{"X-Awra-Trace", "X-Awra-* names are the gateway's own"},
+		{"OFF", ""},
+	} {
+		_, err := resolveRequestIDHeader(tt.option)
+		if tt.wantErr == "" {
+			// Only the exact word turns the header off; OFF is a header name.
+			if err != nil {
+				t.Errorf("resolveRequestIDHeader(%q) error = %v, want none", tt.option, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("resolveRequestIDHeader(%q) error = %v, want one containing %q", tt.option, err, tt.wantErr)
+		}
+	}
+}
+
+func TestRequestIDHeaderCaddyfile(t *testing.T) {
+	for _, value := range []string{"X-Request-Id", "off"} {
+		var a App
+		if err := a.UnmarshalCaddyfile(caddyfile.NewTestDispenser("awra {\nrequest_id_header " + value + "\n}")); err != nil {
+			t.Fatalf("UnmarshalCaddyfile(request_id_header %s): %v", value, err)
+		}
+		if a.RequestIDHeader != value {
+			t.Errorf("RequestIDHeader = %q, want %q", a.RequestIDHeader, value)
+		}
+	}
+}
