@@ -38,8 +38,10 @@ usage: bench/run.sh [options]
   --rounds N        rounds over all scenarios; the table reports the median
                     of the rounds; default 2
   --scenarios "S .."  scenarios to run; default "plain gateway" (the first is
-                    the baseline of the ratio columns); also defined: audit,
-                    audit_redis (both add the audit pipeline to gateway)
+                    the baseline of the ratio columns); also defined:
+                    gateway_no_id, audit, audit_redis, ratelimit_redis,
+                    signed_url, plain_link, nginx_secure_link, webhook,
+                    plain_post, plain_twin (see bench/lib/scenarios.sh)
   --proxy-cpus LIST CPUs (taskset list) for the proxy under test; default 0
   --load-cpus LIST  CPUs for wrk and the upstream; default 1
   --no-pin          run everything unpinned on all CPUs
