@@ -19,13 +19,6 @@ const recordFormat = 1
 //
 // The spooled-at time feeds the oldest-unpublished-age statistic.
 
-// spooledEvent is one record read back from the spool.
-type spooledEvent struct {
-	seq       uint64
-	spooledAt int64
-	values    fieldValues
-}
-
 // pendingRecord is an encoded record waiting for its spool transaction.
 type pendingRecord struct {
 	seq  uint64
@@ -62,31 +55,6 @@ func nextField(fields []byte, i int) (value, rest []byte, err error) {
 	return fields[k:end], fields[end:], nil
 }
 
-// decodeRecord decodes a spool record. The fields share one copy of the
-// record, so the result stays valid after the bbolt transaction ends and
-// costs one allocation.
-func decodeRecord(b []byte) (spooledAt int64, v fieldValues, err error) {
-	spooledAt, fields, err := splitRecord(b)
-	if err != nil {
-		return 0, v, err
-	}
-	rec := string(fields)
-	rest := fields
-	for i := range v {
-		var value []byte
-		if value, rest, err = nextField(rest, i); err != nil {
-			return 0, v, err
-		}
-		// The value ends where rest begins.
-		end := len(fields) - len(rest)
-		v[i] = rec[end-len(value) : end]
-	}
-	if len(rest) != 0 {
-		return 0, v, errTrailingBytes
-	}
-	return spooledAt, v, nil
-}
-
 // appendBatch stores records, whose seqs follow the stored last_seq, and
 // the new chain head in one transaction. It returns the file size.
 func (s *spool) appendBatch(recs []pendingRecord, lastSeq uint64, lastHash string) (size int64, err error) {
@@ -119,27 +87,6 @@ func (s *spool) fileSize() int64 {
 		return 0
 	}
 	return fi.Size()
-}
-
-// readAfter appends to dst up to max events with seq above after, in seq
-// order.
-func (s *spool) readAfter(after uint64, max int, dst []spooledEvent) ([]spooledEvent, error) {
-	err := s.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketEvents).Cursor()
-		for k, data := c.Seek(encodeSeq(after + 1)); k != nil && len(dst) < max; k, data = c.Next() {
-			seq, ok := decodeSeq(k)
-			if !ok {
-				return fmt.Errorf("spool key %x is not a seq", k)
-			}
-			at, v, err := decodeRecord(data)
-			if err != nil {
-				return fmt.Errorf("reading spooled seq %d: %w", seq, err)
-			}
-			dst = append(dst, spooledEvent{seq: seq, spooledAt: at, values: v})
-		}
-		return nil
-	})
-	return dst, err
 }
 
 // readPacked fills pb with up to max events with seq above after, in seq
