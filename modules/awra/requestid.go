@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 
 	"golang.org/x/net/http/httpguts"
@@ -38,31 +39,44 @@ func newRequestID() string {
 // header or turns it off.
 const defaultRequestIDHeader = "X-Awra-Request-Id"
 
-// reservedIDHeaders may not carry the request id: the gateway's other
-// identity headers, credentials, and headers that frame or route the
-// request.
+// reservedIDHeaders may not carry the request id, because the gateway,
+// HTTP or a webhook provider gives them a meaning that the id would
+// replace: the gateway's identity headers, credentials, headers that frame,
+// route or describe the request, the rewrite headers the gateway removes,
+// and the webhook signature and delivery headers the providers send.
 var reservedIDHeaders = []string{
 	"X-Awra-Key-Id", "X-Awra-Scopes", "X-Awra-Url-Key-Id", "X-Awra-Webhook-Provider",
 	"Authorization", "Proxy-Authorization", "Cookie", "X-Api-Key",
-	"Host", "Connection", "Content-Length", "Content-Type", "Transfer-Encoding", "Te", "Upgrade",
-	"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto",
+	"Host", "Connection", "Keep-Alive", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+	"Expect", "Range", "Via", "Forwarded", "X-Real-Ip", "User-Agent", "Referer", "Origin",
+	"X-Forwarded-Uri", "X-Original-Url", "X-Rewrite-Url",
+	"X-Paystack-Signature", "Intuit-Signature", "Stripe-Signature",
+	"X-Hub-Signature", "X-Hub-Signature-256", "X-Github-Delivery", "X-Github-Event",
+	"X-Shopify-Hmac-Sha256", "X-Shopify-Webhook-Id", "X-Slack-Signature", "X-Slack-Request-Timestamp",
+	"Webhook-Id", "Webhook-Timestamp", "Webhook-Signature",
 }
+
+// reservedIDPrefixes are families of reserved headers, in canonical form.
+var reservedIDPrefixes = []string{"Content-", "Accept", "If-", "X-Forwarded-", "Sec-", "Proxy-", "Access-Control-"}
 
 // resolveRequestIDHeader returns the canonical name of the header that
 // carries the request id upstream for the request_id_header option value:
-// the default for an empty value, "" for "off", else the named header.
+// the default for an empty value, "" for "off" in any case, else the named
+// header.
 func resolveRequestIDHeader(option string) (string, error) {
-	switch option {
-	case "":
+	switch {
+	case option == "":
 		return defaultRequestIDHeader, nil
-	case "off":
+	case strings.EqualFold(option, "off"):
 		return "", nil
 	}
 	if !httpguts.ValidHeaderFieldName(option) {
 		return "", fmt.Errorf("request_id_header: invalid header name '%s': use letters, digits and '-', such as X-Request-Id, or off", option)
 	}
 	name := http.CanonicalHeaderKey(option)
-	if slices.Contains(reservedIDHeaders, name) {
+	if slices.Contains(reservedIDHeaders, name) || slices.ContainsFunc(reservedIDPrefixes, func(p string) bool {
+		return strings.HasPrefix(name, p)
+	}) {
 		return "", fmt.Errorf("request_id_header: '%s' is reserved for the gateway or the protocol: choose another name, such as X-Request-Id", name)
 	}
 	if len(name) >= 7 && name[:7] == "X-Awra-" && name != defaultRequestIDHeader {
