@@ -31,6 +31,11 @@ ms() { awk -v us="$1" 'BEGIN { printf "%.2f", us / 1000 }'; }
 
 report() {
 	local baseline=${scenarios[0]} conns s
+	local beside="in the same round"
+	((paired)) && beside="loaded beside it"
+	echo "Figures are medians over the rounds. A ratio is the median of the scenario's figure divided"
+	echo "by the $baseline run $beside, so dividing two columns of this table does not give it."
+	echo
 	echo "| scenario | conns | req/s | p50 ms | p99 ms | proxy CPU µs/req | of it user | req/s vs $baseline | p99 vs $baseline | CPU/req vs $baseline | user CPU/req vs $baseline |"
 	echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 	for conns in "${conns_values[@]}"; do
