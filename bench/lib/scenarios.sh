@@ -155,8 +155,8 @@ scenario_signed_url_anonymous() { echo 403; }
 # plain_link is plain Caddy requested the way signed_url is: a signed link
 # in the query and no Authorization header, with wrk run without a script.
 # It is the signed URL route's baseline of equal client bytes and equal
-# wrk work (--scenarios "plain_link signed_url"); plain Caddy does not check
-# the link and forwards the query as it is.
+# wrk work (--scenarios "plain_link signed_url"). Plain Caddy does not
+# check the link and forwards the query as it is.
 scenario_plain_link_title() { echo "plain Caddy (reverse_proxy only), requested with a signed link like signed_url"; }
 scenario_plain_link_global() { :; }
 scenario_plain_link_handlers() { :; }

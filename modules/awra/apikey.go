@@ -53,6 +53,7 @@ type APIKey struct {
 
 	required   []policy.Scope
 	keyHeaders []string
+	idHeader   string // carries the request id upstream; empty for none
 	app        *App
 	recorder   decisionRecorder
 	logger     *zap.Logger
@@ -91,6 +92,7 @@ func (h *APIKey) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("awra_api_key needs a key registry: set keys_file, or keys_store redis, in the awra global option")
 	}
 	h.recorder = h.app.recorderFor(h.logger)
+	h.idHeader = h.app.idHeader
 	return nil
 }
 
@@ -168,7 +170,7 @@ func (h *APIKey) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhtt
 		delete(r.Header, name)
 	}
 	stripAwraHeaders(r.Header)
-	setIdentity(r.Header, h.app.idHeader, d.requestID, "X-Awra-Key-Id", k.ID, "X-Awra-Scopes", k.ScopesHeader)
+	setIdentity(r.Header, h.idHeader, d.requestID, "X-Awra-Key-Id", k.ID, "X-Awra-Scopes", k.ScopesHeader)
 
 	return serveAllowed(w, r, next, &d, h.recorder)
 }

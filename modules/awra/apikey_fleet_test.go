@@ -93,7 +93,6 @@ func newAPIKeyFixture(tb testing.TB, edits map[string]func(*policy.KeyRecord)) *
 		keys:     ks,
 		limits:   &keyLimits{},
 		notifier: new(atomic.Pointer[sharedNotifier]),
-		idHeader: defaultRequestIDHeader,
 		logger:   zap.NewNop(),
 	}
 	q := &quarantineSet{}
@@ -109,6 +108,7 @@ func newAPIKeyFixture(tb testing.TB, edits map[string]func(*policy.KeyRecord)) *
 	f.h = &APIKey{
 		required:   []policy.Scope{mustScope(tb, "inventory:read")},
 		keyHeaders: []string{defaultKeyHeader},
+		idHeader:   defaultRequestIDHeader,
 		app:        f.app,
 		recorder:   f.recorded,
 		logger:     zap.NewNop(),

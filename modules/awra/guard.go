@@ -40,17 +40,14 @@ func stripAwraHeaders(h http.Header) {
 // overwrite another.
 func setIdentity(h http.Header, idHeader, requestID string, pairs ...string) {
 	n := len(pairs) / 2
-	if idHeader != "" {
-		n++
-	}
-	values := make([]string, n)
-	for i := 0; i < len(pairs)/2; i++ {
+	values := make([]string, n, n+1)
+	for i := range n {
 		values[i] = pairs[2*i+1]
 		h[pairs[2*i]] = values[i : i+1 : i+1]
 	}
 	if idHeader != "" {
-		values[n-1] = requestID
-		h[idHeader] = values[n-1 : n : n]
+		values = append(values, requestID)
+		h[idHeader] = values[n : n+1 : n+1]
 	}
 }
 

@@ -77,7 +77,7 @@ func resolveRequestIDHeader(option string) (string, error) {
 	if slices.Contains(reservedIDHeaders, name) || slices.ContainsFunc(reservedIDPrefixes, func(p string) bool {
 		return strings.HasPrefix(name, p)
 	}) {
-		return "", fmt.Errorf("request_id_header: '%s' is reserved for the gateway or the protocol: choose another name, such as X-Request-Id", name)
+		return "", fmt.Errorf("request_id_header: '%s' is reserved for the gateway, HTTP or a webhook provider: choose another name, such as X-Request-Id", name)
 	}
 	if len(name) >= 7 && name[:7] == "X-Awra-" && name != defaultRequestIDHeader {
 		return "", fmt.Errorf("request_id_header: '%s': X-Awra-* names are the gateway's own; use %s or a name of your own, such as X-Request-Id", name, defaultRequestIDHeader)

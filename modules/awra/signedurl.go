@@ -27,8 +27,8 @@ func init() {
 // the client sent them. On allow the three control parameters are removed
 // from the query and the rest is forwarded byte for byte. The upstream
 // receives X-Awra-Url-Key-Id and the request id (see the app's
-// request_id_header), and any X-Awra-* header the client sent is removed. Ambiguous paths get 400
-// path_ambiguous as on every awra route.
+// request_id_header), and any X-Awra-* header the client sent is removed.
+// Ambiguous paths get 400 path_ambiguous as on every awra route.
 //
 // Denials are 403 application/problem+json bodies whose reason tells what
 // failed (expired, lifetime too long, unknown key, malformed, invalid
