@@ -76,3 +76,38 @@ func TestRequestIDHeaderReserved(t *testing.T) {
 		t.Fatalf("log does not name the reserved header; log:\n%s", log)
 	}
 }
+
+// A handler option naming the request id header stops the config from
+// loading, with an error that names the option.
+func TestRequestIDHeaderHandlerClash(t *testing.T) {
+	t.Parallel()
+	keysFile := filepath.Join(t.TempDir(), "keys.json")
+	writeKeysFile(t, keysFile, newTestKey(t, "reader"))
+	secretVar := secretEnv(t, rawSecret("whsec_")(t))
+	for _, tt := range []struct {
+		name, route, wantLog string
+	}{
+		{
+			name:    "api key header",
+			route:   "handle /api/* {\n\tawra_api_key {\n\t\tscopes inventory:read\n\t\theader x-request-id\n\t}\n\treverse_proxy {{.Upstream}}\n}",
+			wantLog: "awra_api_key: header 'x-request-id' is also the awra app's request_id_header",
+		},
+		{
+			name: "webhook timestamp header",
+			route: "handle /hooks/* {\n\tawra_webhook hmac {\n\t\tsecret {env." + secretVar + "}\n\t\theader X-Signature\n" +
+				"\t\talgorithm sha256\n\t\tencoding hex\n\t\ttimestamp_header X-Request-Id\n\t\ttemplate {timestamp}.{body}\n\t}\n\trespond 204\n}",
+			wantLog: "awra_webhook: timestamp_header 'X-Request-Id' is also the awra app's request_id_header",
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			code, log := runGatewayUntilExit(t, gatewayConfig{KeysFile: keysFile, Routes: tt.route, AwraOptions: "request_id_header X-Request-Id"}, 20*time.Second)
+			if code == 0 {
+				t.Fatalf("awragate run exited 0, want an error; log:\n%s", redact(log))
+			}
+			if !strings.Contains(log, tt.wantLog) {
+				t.Fatalf("log lacks %q; log:\n%s", tt.wantLog, redact(log))
+			}
+		})
+	}
+}

@@ -93,7 +93,7 @@ func (h *APIKey) Provision(ctx caddy.Context) error {
 	}
 	h.recorder = h.app.recorderFor(h.logger)
 	h.idHeader = h.app.idHeader
-	return nil
+	return checkIDHeaderClash(h.idHeader, "awra_api_key: header", h.Header)
 }
 
 // Validate rejects a key header that would clash with identity headers.

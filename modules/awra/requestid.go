@@ -84,3 +84,12 @@ func resolveRequestIDHeader(option string) (string, error) {
 	}
 	return name, nil
 }
+
+// checkIDHeaderClash rejects a handler option that names the request id
+// header, because allowed requests get the request id written over it.
+func checkIDHeaderClash(idHeader, option, name string) error {
+	if idHeader == "" || name == "" || http.CanonicalHeaderKey(name) != idHeader {
+		return nil
+	}
+	return fmt.Errorf("%s '%s' is also the awra app's request_id_header, which the gateway overwrites with the request id on allowed requests: give one of them another name", option, name)
+}

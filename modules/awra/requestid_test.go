@@ -65,3 +65,25 @@ func TestRequestIDHeaderCaddyfile(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckIDHeaderClash(t *testing.T) {
+	for _, tt := range []struct {
+		idHeader, name string
+		clash          bool
+	}{
+		{"X-Request-Id", "x-request-id", true},
+		{"X-Request-Id", "X-REQUEST-ID", true},
+		{"X-Request-Id", "X-Signature", false},
+		{"X-Request-Id", "", false},
+		{"", "X-Request-Id", false}, // request id off
+		{"X-Awra-Request-Id", "X-Request-Id", false},
+	} {
+		err := checkIDHeaderClash(tt.idHeader, "awra_webhook: header", tt.name)
+		if (err != nil) != tt.clash {
+			t.Errorf("checkIDHeaderClash(%q, %q) = %v, want clash %v", tt.idHeader, tt.name, err, tt.clash)
+		}
+		if err != nil && !strings.Contains(err.Error(), "awra_webhook: header '"+tt.name+"' is also the awra app's request_id_header") {
+			t.Errorf("error %q does not name the option and the header", err)
+		}
+	}
+}

@@ -170,6 +170,13 @@ func (h *Webhook) Provision(ctx caddy.Context) error {
 	app := appVal.(*App)
 	h.app = app
 	h.idHeader = app.idHeader
+	for _, opt := range [...]struct{ name, value string }{
+		{"header", h.Header}, {"timestamp_header", h.TimestampHeader}, {"id_header", h.IDHeader},
+	} {
+		if err := checkIDHeaderClash(h.idHeader, "awra_webhook: "+opt.name, opt.value); err != nil {
+			return err
+		}
+	}
 	h.recorder = app.recorderFor(h.logger)
 	h.store = h.chooseStore(app.RedisClient())
 	return nil
