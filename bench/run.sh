@@ -26,6 +26,8 @@ source "$bench_dir/lib/proxy.sh"
 source "$bench_dir/lib/report.sh"
 # shellcheck source=lib/paired.sh
 source "$bench_dir/lib/paired.sh"
+# shellcheck source=lib/setup.sh
+source "$bench_dir/lib/setup.sh"
 
 usage() {
 	cat <<'USAGE'
@@ -214,12 +216,7 @@ cd "$repo"
 
 # ---------------------------------------------------------------- processes
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/awragate-bench.XXXXXX")
-pids=()
-
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+start_work_dir
 
 # Command prefixes that pin a process to its CPUs, or nothing when pinning
 # is off. They are arrays rather than a function so that "cmd &" starts the
@@ -252,50 +249,11 @@ for s in "${scenarios[@]}"; do
 	fi
 done
 
-# ---------------------------------------------------------------- build
+# ---------------------------------------------------------------- setup
 
-echo "bench: building awragate and upstream into $work/bin" >&2
-mkdir -p "$work/bin" "$work/raw" "$work/xdg"
-go build -o "$work/bin/awragate" ./gateway
-go build -o "$work/bin/" ./bench/cmd/upstream
-awragate=$work/bin/awragate
-
-# Keep Caddy's storage and autosave inside the work directory.
-export XDG_DATA_HOME=$work/xdg XDG_CONFIG_HOME=$work/xdg
-
-# The test key exists only for this run. `awragate keys create` writes its
-# token to a 0600 file that the wrk script and curl read, and it is never
-# printed.
-(
-	umask 077
-	"$awragate" keys create --file "$work/keys.json" --id bench --scope inventory:read \
-		--cidr 127.0.0.1/32 --cidr ::1/128 --expires-in 24h >"$work/token" 2>"$work/keys-create.log"
-) || die "awragate keys create failed: $(cat "$work/keys-create.log")"
-[[ $(head -n 1 "$work/token") == awra_bench_* ]] || die "awragate keys create did not write a token for key 'bench' to $work/token"
-export AWRA_BENCH_TOKEN_FILE=$work/token
-
-# The audit scenarios' chain key, also made for this run only.
-AWRA_BENCH_CHAIN_KEY=$(head -c 32 /dev/urandom | base64)
-export AWRA_BENCH_CHAIN_KEY
-(
-	umask 077
-	printf 'Authorization: Bearer %s\n' "$(head -n 1 "$work/token")" >"$work/auth.header"
-)
-
-# ---------------------------------------------------------------- upstream
-
-GOMAXPROCS=$upstream_procs "${load_pin[@]}" "$work/bin/upstream" \
-	-addr 127.0.0.1:0 -size "$body_size" -addr-file "$work/upstream.addr" \
-	>"$work/upstream.log" 2>&1 &
-pids+=("$!")
-upstream_pid=$!
-for ((i = 0; i < 100; i++)); do
-	[[ -s $work/upstream.addr ]] && break
-	is_running "$upstream_pid" || die "upstream exited at start: $(tail -n 5 "$work/upstream.log")"
-	sleep 0.05
-done
-[[ -s $work/upstream.addr ]] || die "upstream did not report its address within 5s"
-upstream_addr=$(head -n 1 "$work/upstream.addr")
+build_binaries
+make_credentials
+start_upstream
 
 # One row per measured run, written by measure.
 results=$work/results.tsv

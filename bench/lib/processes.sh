@@ -39,6 +39,16 @@ forget_pid() {
 	pids=("${remaining[@]}")
 }
 
+# start_work_dir makes the run's temporary directory, in work, and sets the
+# traps that stop every process in pids and remove the directory on exit.
+start_work_dir() {
+	work=$(mktemp -d "${TMPDIR:-/tmp}/awragate-bench.XXXXXX")
+	pids=()
+	trap cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+}
+
 cleanup() {
 	local status=$?
 	trap - EXIT INT TERM

@@ -142,8 +142,10 @@ launch_proxy() {
 		pids+=("$proxy_pid")
 	fi
 
+	# proxy_start_tries, 0.1 s apart, is 100 unless the caller set it (a
+	# proxy under valgrind starts slower).
 	status=000
-	for ((i = 0; i < 100; i++)); do
+	for ((i = 0; i < ${proxy_start_tries:-100}; i++)); do
 		if ! is_running "$proxy_pid"; then
 			wait "$proxy_pid" 2>/dev/null || true
 			forget_pid "$proxy_pid"
