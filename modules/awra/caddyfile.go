@@ -2,7 +2,6 @@ package awra
 
 import (
 	"strconv"
-	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
@@ -178,8 +177,8 @@ func parseAuditBlock(d *caddyfile.Dispenser) (*AuditConfig, error) {
 			ac.Retention = caddy.Duration(dur)
 		case "commit_interval":
 			dur, err := caddy.ParseDuration(val)
-			if err != nil || dur < time.Millisecond || dur > audit.MaxCommitInterval {
-				return nil, d.Errf("audit: commit_interval: invalid duration '%s': use a duration from 1ms to %v, such as 10ms", val, audit.MaxCommitInterval)
+			if err != nil || dur < audit.MinCommitInterval || dur > audit.MaxCommitInterval {
+				return nil, d.Errf("audit: commit_interval: invalid duration '%s': use a duration from %v to %v, such as 10ms", val, audit.MinCommitInterval, audit.MaxCommitInterval)
 			}
 			ac.CommitInterval = caddy.Duration(dur)
 		default:

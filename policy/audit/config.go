@@ -26,9 +26,12 @@ const (
 	DefaultLockTimeout    = time.Second
 )
 
-// MaxCommitInterval is the longest Config.CommitInterval: events should be
-// on disk within a second.
-const MaxCommitInterval = time.Second
+// The range of Config.CommitInterval, which the Caddyfile parser checks
+// too. The upper bound keeps events on disk within a second.
+const (
+	MinCommitInterval = time.Millisecond
+	MaxCommitInterval = time.Second
+)
 
 // SpoolFileName is the name of the spool database inside Config.SpoolDir.
 const SpoolFileName = "audit.db"
@@ -179,8 +182,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("invalid audit batch size %d: set a positive number of events", c.BatchSize)
 	case c.SpoolBatchSize < 0:
 		return c, fmt.Errorf("invalid audit spool batch size %d: set a positive number of events", c.SpoolBatchSize)
-	case c.CommitInterval < time.Millisecond || c.CommitInterval > MaxCommitInterval:
-		return c, fmt.Errorf("invalid audit commit interval %v: use a duration from 1ms to %v", c.CommitInterval, MaxCommitInterval)
+	case c.CommitInterval < MinCommitInterval || c.CommitInterval > MaxCommitInterval:
+		return c, fmt.Errorf("invalid audit commit interval %v: use a duration from %v to %v", c.CommitInterval, MinCommitInterval, MaxCommitInterval)
 	case c.Retention < 0:
 		return c, fmt.Errorf("invalid audit retention %v: set a positive duration", c.Retention)
 	case c.RedisTimeout < 0, c.MinBackoff < 0, c.PollInterval < 0, c.LockTimeout < 0:
