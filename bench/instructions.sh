@@ -8,7 +8,7 @@
 #   bench/instructions.sh [--scenarios "plain gateway"] [--requests 10000] [--out FILE]
 #
 # What the count leaves out: time in the kernel (the socket system calls,
-# about a third of the proxy's CPU time in the CPU profiles of
+# 27% to 30% of the proxy's CPU time in the CPU profiles of
 # bench/RESULTS.md), cache misses, and anything that depends on speed.
 # Under valgrind the proxy runs about 25 times slower, so the audit writer,
 # which commits every commit_interval, commits smaller batches than at full
@@ -42,6 +42,14 @@ usage: bench/instructions.sh [options]
                     reports the median; default 1
   --out FILE        also write the results as Markdown to FILE
   -h, --help        show this help
+
+What the count leaves out: kernel time (the socket system calls, 27% to
+30% of the proxy's CPU time in CPU profiles), cache misses, and the CPU's
+SHA extensions, which valgrind hides, so SHA-256 takes about three times
+the instructions. The proxy runs about
+25 times slower than at full speed, so the audit writer commits smaller
+batches and the audit scenarios' counts overstate their cost per event.
+bench/RESULTS.md, section "Instruction counts", has figures.
 
 It needs Go, curl and valgrind (apt-get install -y valgrind). Exit status:
 0 on success, 1 on a failed run, 2 when valgrind is missing or an option is
@@ -96,12 +104,12 @@ is_count "$rounds" || usage_error "invalid --rounds '$rounds': use a whole numbe
 read -r -a scenarios <<<"$scenario_list"
 ((${#scenarios[@]} > 0)) || usage_error "--scenarios is empty: give names such as \"plain gateway\""
 for s in "${scenarios[@]}"; do
-	declare -F "scenario_${s}_title" >/dev/null || usage_error "unknown scenario '$s': see bench/lib/scenarios.sh"
+	declare -F "scenario_${s}_title" >/dev/null || usage_error "unknown scenario '$s': defined scenarios are $(declare -F | awk '$3 ~ /^scenario_.*_title$/ { sub(/^scenario_/, "", $3); sub(/_title$/, "", $3); printf "%s ", $3 }')(see bench/lib/scenarios.sh)"
 	if declare -F "scenario_${s}_start" >/dev/null; then
 		usage_error "scenario '$s' runs another server than awragate, which this script does not count"
 	fi
 	if declare -f "scenario_${s}_wrk" | grep -v bearer.lua | grep -q '[.]lua'; then
-		usage_error "scenario '$s' sends requests from a wrk script, which fixedload cannot replace; count GET scenarios such as plain, gateway or signed_url"
+		usage_error "scenario '$s' sends POST requests from a wrk script, and this script's load client sends only GET requests: count GET scenarios such as plain, gateway or signed_url"
 	fi
 done
 if ! command -v valgrind >/dev/null 2>&1 || ! command -v callgrind_control >/dev/null 2>&1; then
