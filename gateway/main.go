@@ -3,6 +3,7 @@
 package main
 
 import (
+	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
@@ -12,5 +13,14 @@ import (
 )
 
 func main() {
+	// Help, usage lines and shell completions name this binary, not caddy.
+	caddy.CustomBinaryName = "awragate"
+	caddy.CustomLongDescription = `awragate is a Caddy v2 distribution that enforces integration security in
+front of the AWRA workspace: API keys with scopes, IP allowlists and rate
+limits, signed URLs, provider webhook signatures, and a tamper-evident audit
+log in Redis Streams. Every standard Caddy command and module is included.
+
+Start with the README: build, create a key, run Caddyfile.example.
+`
 	caddycmd.Main()
 }
