@@ -90,13 +90,13 @@ func TestRequestIDHeaderHandlerClash(t *testing.T) {
 		{
 			name:    "api key header",
 			route:   "handle /api/* {\n\tawra_api_key {\n\t\tscopes inventory:read\n\t\theader x-request-id\n\t}\n\treverse_proxy {{.Upstream}}\n}",
-			wantLog: "awra_api_key: header 'x-request-id' is also the awra app's request_id_header",
+			wantLog: "awra_api_key: header 'x-request-id' is also the request_id_header of the awra global option",
 		},
 		{
 			name: "webhook timestamp header",
 			route: "handle /hooks/* {\n\tawra_webhook hmac {\n\t\tsecret {env." + secretVar + "}\n\t\theader X-Signature\n" +
 				"\t\talgorithm sha256\n\t\tencoding hex\n\t\ttimestamp_header X-Request-Id\n\t\ttemplate {timestamp}.{body}\n\t}\n\trespond 204\n}",
-			wantLog: "awra_webhook: timestamp_header 'X-Request-Id' is also the awra app's request_id_header",
+			wantLog: "awra_webhook: timestamp_header 'X-Request-Id' is also the request_id_header of the awra global option",
 		},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

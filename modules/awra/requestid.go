@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/awra/awragate/policy/webhook"
 )
 
 // Request ids are a random per-process prefix and a counter: unique across
@@ -43,18 +45,15 @@ const defaultRequestIDHeader = "X-Awra-Request-Id"
 // HTTP or a webhook provider gives them a meaning that the id would
 // replace: the gateway's identity headers, credentials, headers that frame,
 // route or describe the request, the rewrite headers the gateway removes,
-// and the webhook signature and delivery headers the providers send.
-var reservedIDHeaders = []string{
+// and the headers of the webhook providers, whose schemes list their own.
+var reservedIDHeaders = append([]string{
 	"X-Awra-Key-Id", "X-Awra-Scopes", "X-Awra-Url-Key-Id", "X-Awra-Webhook-Provider",
 	"Authorization", "Proxy-Authorization", "Cookie", "X-Api-Key",
 	"Host", "Connection", "Keep-Alive", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
 	"Expect", "Range", "Via", "Forwarded", "X-Real-Ip", "User-Agent", "Referer", "Origin",
 	"X-Forwarded-Uri", "X-Original-Url", "X-Rewrite-Url",
-	"X-Paystack-Signature", "Intuit-Signature", "Stripe-Signature",
-	"X-Hub-Signature", "X-Hub-Signature-256", "X-Github-Delivery", "X-Github-Event",
-	"X-Shopify-Hmac-Sha256", "X-Shopify-Webhook-Id", "X-Slack-Signature", "X-Slack-Request-Timestamp",
-	"Webhook-Id", "Webhook-Timestamp", "Webhook-Signature",
-}
+	"X-Hub-Signature", "X-Github-Event", // GitHub headers its scheme does not read
+}, webhook.ProviderHeaders()...)
 
 // reservedIDPrefixes are families of reserved headers, in canonical form.
 var reservedIDPrefixes = []string{"Content-", "Accept", "If-", "X-Forwarded-", "Sec-", "Proxy-", "Access-Control-"}
@@ -91,5 +90,5 @@ func checkIDHeaderClash(idHeader, option, name string) error {
 	if idHeader == "" || name == "" || http.CanonicalHeaderKey(name) != idHeader {
 		return nil
 	}
-	return fmt.Errorf("%s '%s' is also the awra app's request_id_header, which the gateway overwrites with the request id on allowed requests: give one of them another name", option, name)
+	return fmt.Errorf("%s '%s' is also the request_id_header of the awra global option, which the gateway overwrites with the request id on allowed requests: give one of them another name", option, name)
 }

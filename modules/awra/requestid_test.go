@@ -42,6 +42,9 @@ func TestResolveRequestIDHeaderRejects(t *testing.T) {
 		{"stripe-signature", "'Stripe-Signature' is reserved"},
 		{"X-Paystack-Signature", "'X-Paystack-Signature' is reserved"},
 		{"webhook-id", "'Webhook-Id' is reserved"},
+		{"svix-signature", "'Svix-Signature' is reserved"},
+		{"X-Hub-Signature", "'X-Hub-Signature' is reserved"},
+		{"intuit-signature", "'Intuit-Signature' is reserved"},
 		{"Accept-Encoding", "'Accept-Encoding' is reserved"},
 		{"content-type", "'Content-Type' is reserved"},
 		{"If-None-Match", "'If-None-Match' is reserved"},
@@ -82,7 +85,7 @@ func TestCheckIDHeaderClash(t *testing.T) {
 		if (err != nil) != tt.clash {
 			t.Errorf("checkIDHeaderClash(%q, %q) = %v, want clash %v", tt.idHeader, tt.name, err, tt.clash)
 		}
-		if err != nil && !strings.Contains(err.Error(), "awra_webhook: header '"+tt.name+"' is also the awra app's request_id_header") {
+		if err != nil && !strings.Contains(err.Error(), "awra_webhook: header '"+tt.name+"' is also the request_id_header of the awra global option") {
 			t.Errorf("error %q does not name the option and the header", err)
 		}
 	}

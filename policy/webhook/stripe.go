@@ -22,6 +22,9 @@ var stripeParts = []templatePart{
 }
 
 // stripeScheme verifies the Stripe-Signature header.
+// stripeSignatureHeader carries Stripe's timestamp and signatures.
+const stripeSignatureHeader = "Stripe-Signature"
+
 type stripeScheme struct {
 	signature    headerField
 	keys         []*macKey
@@ -44,7 +47,7 @@ func newStripeScheme(secrets []string, tolerance time.Duration) (*stripeScheme, 
 		return nil, err
 	}
 	return &stripeScheme{
-		signature:    newHeaderField("Stripe-Signature", "'t=<10-digit Unix seconds>,v1=<64 lower-case hex digits>'"),
+		signature:    newHeaderField(stripeSignatureHeader, "'t=<10-digit Unix seconds>,v1=<64 lower-case hex digits>'"),
 		keys:         keys,
 		tolerance:    tolerance,
 		windowDetail: windowDetail(tolerance),
