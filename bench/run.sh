@@ -41,7 +41,7 @@ usage: bench/run.sh [options]
                     of the rounds; default 2
   --scenarios "S .."  scenarios to run; default "plain gateway" (the first is
                     the baseline of the ratio columns); also defined:
-                    gateway_no_id, audit, audit_redis, ratelimit_redis,
+                    gateway_id, audit, audit_redis, ratelimit_redis,
                     signed_url, plain_link, nginx_secure_link, webhook,
                     plain_post, plain_twin (see bench/lib/scenarios.sh)
   --proxy-cpus LIST CPUs (taskset list) for the proxy under test; default 0

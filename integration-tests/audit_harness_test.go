@@ -131,6 +131,7 @@ func (rig *auditRig) config(extraRoute string) gatewayConfig {
 		KeysPollInterval: "100ms",
 		Admin:            true,
 		AwraOptions: fmt.Sprintf(`redis %s
+request_id_header X-Awra-Request-Id
 audit {
 stream %s
 spool_dir %s
@@ -224,8 +225,9 @@ func (rig *auditRig) verify(t *testing.T) (stdout, stderr string, code int) {
 }
 
 // echoUpstream responds to every request with 200 and copies the
-// X-Awra-Request-Id it received into X-Echo-Request-Id, so that a client
-// learns the request id of an allowed request. It counts requests that arrive with a credential
+// X-Awra-Request-Id it received (the rig's gateway sets request_id_header
+// to that name) into X-Echo-Request-Id, so that a client learns the
+// request id of an allowed request. It counts requests that arrive with a credential
 // header, which the gateway must have removed.
 type echoUpstream struct {
 	srv         *http.Server

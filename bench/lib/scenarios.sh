@@ -43,16 +43,16 @@ scenario_gateway_wrk() {
 }
 scenario_gateway_anonymous() { echo 401; }
 
-# gateway_no_id is the gateway with request_id_header off: the upstream
-# gets the two identity headers the design requires and no request id.
-# Not in the default list.
-scenario_gateway_no_id_title() { echo "gateway with request_id_header off (no X-Awra-Request-Id upstream)"; }
-scenario_gateway_no_id_global() {
-	printf '\tawra {\n\t\tkeys_file %s\n\t\trequest_id_header off\n\t}\n' "$work/keys.json"
+# gateway_id is the gateway with request_id_header X-Awra-Request-Id: the
+# upstream also gets the request id, which the gateway sends only on
+# request. Not in the default list.
+scenario_gateway_id_title() { echo "gateway with request_id_header X-Awra-Request-Id"; }
+scenario_gateway_id_global() {
+	printf '\tawra {\n\t\tkeys_file %s\n\t\trequest_id_header X-Awra-Request-Id\n\t}\n' "$work/keys.json"
 }
-scenario_gateway_no_id_handlers() { scenario_gateway_handlers; }
-scenario_gateway_no_id_wrk() { scenario_gateway_wrk; }
-scenario_gateway_no_id_anonymous() { echo 401; }
+scenario_gateway_id_handlers() { scenario_gateway_handlers; }
+scenario_gateway_id_wrk() { scenario_gateway_wrk; }
+scenario_gateway_id_anonymous() { echo 401; }
 
 # The audit scenarios add the audit pipeline to the gateway: every decision
 # becomes a chained event in a spool on local disk, and with Redis also an

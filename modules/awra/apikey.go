@@ -30,8 +30,8 @@ const defaultKeyHeader = "X-Api-Key"
 // The key is read from "Authorization: Bearer <token>", from X-API-Key or
 // from the route's own key header. On allow, the credential headers and
 // any X-Awra-* headers sent by the client are removed, and the upstream
-// receives X-Awra-Key-Id, X-Awra-Scopes and the request id (in
-// X-Awra-Request-Id unless the app's request_id_header says otherwise).
+// receives X-Awra-Key-Id, X-Awra-Scopes and, when the app's
+// request_id_header names a header, the request id.
 //
 // Before the key is checked, the handler rejects ambiguous paths (dot
 // segments, encoded slashes, backslashes, NUL, ';') with 400

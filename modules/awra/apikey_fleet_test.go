@@ -108,7 +108,7 @@ func newAPIKeyFixture(tb testing.TB, edits map[string]func(*policy.KeyRecord)) *
 	f.h = &APIKey{
 		required:   []policy.Scope{mustScope(tb, "inventory:read")},
 		keyHeaders: []string{defaultKeyHeader},
-		idHeader:   defaultRequestIDHeader,
+		idHeader:   awraRequestIDHeader,
 		app:        f.app,
 		recorder:   f.recorded,
 		logger:     zap.NewNop(),

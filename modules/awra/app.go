@@ -91,8 +91,9 @@ type App struct {
 
 	// RequestIDHeader names the header that carries the request id to the
 	// upstream of an allowed request, the id that the audit trail and
-	// denials also carry. "off" sends none. Default: X-Awra-Request-Id.
-	// A header of that name sent by the client is replaced.
+	// denials also carry, for example X-Request-Id or X-Awra-Request-Id.
+	// A header of that name sent by the client is replaced. Empty or
+	// "off", the default, sends none.
 	RequestIDHeader string `json:"request_id_header,omitempty"`
 
 	keys       *keyStore

@@ -36,10 +36,12 @@ func newRequestID() string {
 	return string(out)
 }
 
-// defaultRequestIDHeader carries the request id to the upstream of an
-// allowed request unless the request_id_header option names another
-// header or turns it off.
-const defaultRequestIDHeader = "X-Awra-Request-Id"
+// awraRequestIDHeader is the gateway's own name for the header that carries
+// the request id upstream. request_id_header may choose it, or a name the
+// upstream's framework already logs; without the option no request id goes
+// upstream, because each header costs Caddy's reverse_proxy work on every
+// request (bench/RESULTS.md).
+const awraRequestIDHeader = "X-Awra-Request-Id"
 
 // reservedIDHeaders may not carry the request id, because the gateway,
 // HTTP or a webhook provider gives them a meaning that the id would
@@ -60,13 +62,9 @@ var reservedIDPrefixes = []string{"Content-", "Accept", "If-", "X-Forwarded-", "
 
 // resolveRequestIDHeader returns the canonical name of the header that
 // carries the request id upstream for the request_id_header option value:
-// the default for an empty value, "" for "off" in any case, else the named
-// header.
+// "" for an empty value or "off" in any case, else the named header.
 func resolveRequestIDHeader(option string) (string, error) {
-	switch {
-	case option == "":
-		return defaultRequestIDHeader, nil
-	case strings.EqualFold(option, "off"):
+	if option == "" || strings.EqualFold(option, "off") {
 		return "", nil
 	}
 	if !httpguts.ValidHeaderFieldName(option) {
@@ -78,8 +76,8 @@ func resolveRequestIDHeader(option string) (string, error) {
 	}) {
 		return "", fmt.Errorf("request_id_header: '%s' is reserved for the gateway, HTTP or a webhook provider: choose another name, such as X-Request-Id", name)
 	}
-	if len(name) >= 7 && name[:7] == "X-Awra-" && name != defaultRequestIDHeader {
-		return "", fmt.Errorf("request_id_header: '%s': X-Awra-* names are the gateway's own; use %s or a name of your own, such as X-Request-Id", name, defaultRequestIDHeader)
+	if len(name) >= 7 && name[:7] == "X-Awra-" && name != awraRequestIDHeader {
+		return "", fmt.Errorf("request_id_header: '%s': X-Awra-* names are the gateway's own; use %s or a name of your own, such as X-Request-Id", name, awraRequestIDHeader)
 	}
 	return name, nil
 }

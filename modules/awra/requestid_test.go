@@ -9,7 +9,7 @@ import (
 
 func TestResolveRequestIDHeader(t *testing.T) {
 	for _, tt := range []struct{ option, want string }{
-		{"", "X-Awra-Request-Id"},
+		{"", ""},
 		{"off", ""},
 		{"OFF", ""},
 		{"Off", ""},

@@ -26,8 +26,8 @@ func init() {
 // The signature is checked on the method, host, path and query exactly as
 // the client sent them. On allow the three control parameters are removed
 // from the query and the rest is forwarded byte for byte. The upstream
-// receives X-Awra-Url-Key-Id and the request id (see the app's
-// request_id_header), and any X-Awra-* header the client sent is removed.
+// receives X-Awra-Url-Key-Id and, when the app's request_id_header names a
+// header, the request id; any X-Awra-* header the client sent is removed.
 // Ambiguous paths get 400 path_ambiguous as on every awra route.
 //
 // Denials are 403 application/problem+json bodies whose reason tells what

@@ -63,7 +63,7 @@ func newTestSignedURL(t testing.TB) (*SignedURL, *decisionLog) {
 		t.Fatalf("signedurl.NewVerifier: %v", err)
 	}
 	log := &decisionLog{}
-	return &SignedURL{verifier: v, recorder: log, idHeader: defaultRequestIDHeader, logger: zap.NewNop()}, log
+	return &SignedURL{verifier: v, recorder: log, idHeader: awraRequestIDHeader, logger: zap.NewNop()}, log
 }
 
 // signTarget signs scheme://host+target for method with key "k-test" and

@@ -58,8 +58,8 @@ func init() {
 // path_ambiguous, removes X-Forwarded-Uri, X-Original-URL and
 // X-Rewrite-URL, and applies source_cidrs to Caddy's client IP (403
 // source_ip_not_allowed). On allow, X-Awra-* headers sent by the client
-// are removed and the upstream receives the request id (see the app's
-// request_id_header) and X-Awra-Webhook-Provider. Signature headers are
+// are removed and the upstream receives X-Awra-Webhook-Provider and, when
+// the app's request_id_header names a header, the request id. Signature headers are
 // forwarded unchanged.
 //
 // Denials are application/problem+json: 400, 401 signature_missing,

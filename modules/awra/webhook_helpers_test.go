@@ -106,7 +106,7 @@ func (u *fakeUpstream) calls() int {
 func newTestWebhook(t *testing.T, h *Webhook) (*Webhook, *recordedDecisions) {
 	t.Helper()
 	h.logger = zap.NewNop()
-	h.idHeader = defaultRequestIDHeader
+	h.idHeader = awraRequestIDHeader
 	if err := h.compile(); err != nil {
 		t.Fatalf("compile: %v", err)
 	}
