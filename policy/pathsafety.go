@@ -49,7 +49,9 @@ func CheckPath(escaped string) PathProblem {
 		return PathNotAbsolute
 	}
 
-	hasEscape := false
+	// A dot segment starts right after a '/', so a path without "/." and
+	// without escapes has none, and most paths end here.
+	hasEscape, hasDot := false, false
 	for i := 0; i < len(escaped); i++ {
 		switch c := escaped[i]; {
 		case c == '\\':
@@ -60,7 +62,12 @@ func CheckPath(escaped string) PathProblem {
 			return PathControl
 		case c == '%':
 			hasEscape = true
+		case c == '.':
+			hasDot = hasDot || escaped[i-1] == '/' // escaped[0] is '/'
 		}
+	}
+	if !hasEscape && !hasDot {
+		return PathOK
 	}
 
 	for seg := range strings.SplitSeq(escaped[1:], "/") {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // An API key token has the form "awra_<key id>_<secret>". The fixed prefix
@@ -33,28 +34,40 @@ const (
 
 const base62Alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
-// ValidKeyID reports whether id is 1 to 64 characters of a-z, 0-9 and '-'.
-func ValidKeyID(id string) bool {
-	if len(id) == 0 || len(id) > MaxKeyIDLength {
-		return false
+// Byte classes of tokens, looked up in tokenChars: every request parses a
+// token, and a table lookup per byte is cheaper than ranges of compares.
+const (
+	keyIDChar  = 1 << iota // a-z, 0-9 and '-'
+	base62Char             // a-z, A-Z and 0-9
+)
+
+var tokenChars = func() (t [256]uint8) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = keyIDChar | base62Char
 	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = keyIDChar | base62Char
+	}
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] = base62Char
+	}
+	t['-'] = keyIDChar
+	return t
+}()
+
+// allOf reports whether every byte of s is in class.
+func allOf(s string, class uint8) bool {
+	for i := 0; i < len(s); i++ {
+		if tokenChars[s[i]]&class == 0 {
 			return false
 		}
 	}
 	return true
 }
 
-func isBase62(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
-			return false
-		}
-	}
-	return true
+// ValidKeyID reports whether id is 1 to 64 characters of a-z, 0-9 and '-'.
+func ValidKeyID(id string) bool {
+	return len(id) > 0 && len(id) <= MaxKeyIDLength && allOf(id, keyIDChar)
 }
 
 // ParseToken splits a token into its key id and secret. It returns ok=false
@@ -67,19 +80,13 @@ func ParseToken(token string) (keyID, secret string, ok bool) {
 	}
 	rest := token[len(TokenPrefix):]
 
-	sep := -1
-	for i := 0; i < len(rest) && i <= MaxKeyIDLength; i++ {
-		if rest[i] == '_' {
-			sep = i
-			break
-		}
-	}
+	sep := strings.IndexByte(rest[:min(len(rest), MaxKeyIDLength+1)], '_')
 	if sep <= 0 {
 		return "", "", false
 	}
 
 	keyID, secret = rest[:sep], rest[sep+1:]
-	if !ValidKeyID(keyID) || len(secret) < MinSecretLength || len(secret) > maxSecretLength || !isBase62(secret) {
+	if !ValidKeyID(keyID) || len(secret) < MinSecretLength || len(secret) > maxSecretLength || !allOf(secret, base62Char) {
 		return "", "", false
 	}
 	return keyID, secret, true
