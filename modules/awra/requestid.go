@@ -37,10 +37,9 @@ func newRequestID() string {
 }
 
 // awraRequestIDHeader is the gateway's own name for the header that carries
-// the request id upstream. request_id_header may choose it, or a name the
-// upstream's framework already logs; without the option no request id goes
-// upstream, because each header costs Caddy's reverse_proxy work on every
-// request (bench/RESULTS.md).
+// the request id upstream, one that request_id_header may choose. Without
+// the option no request id goes upstream. Each header costs Caddy's
+// reverse_proxy work on every request (bench/RESULTS.md).
 const awraRequestIDHeader = "X-Awra-Request-Id"
 
 // reservedIDHeaders may not carry the request id, because the gateway,
