@@ -15,6 +15,8 @@ import "strings"
 //   - a backslash, raw or encoded;
 //   - a NUL, raw or encoded, or any other ASCII control character;
 //   - a ';', raw or encoded, which some servers treat as a path parameter;
+//   - a raw '#', which clients never send and URL parsers read as the
+//     start of a fragment;
 //   - a malformed percent escape, or escapes nested more than
 //     maxDecodeDepth levels deep.
 
@@ -33,6 +35,7 @@ const (
 	PathBackslash       PathProblem = "the path contains a backslash"
 	PathControl         PathProblem = "the path contains a NUL or another control character"
 	PathSemicolon       PathProblem = "the path contains a ';'"
+	PathFragment        PathProblem = "the path contains a raw '#', which starts a fragment for servers that parse it as a URL"
 	PathMalformedEscape PathProblem = "the path contains a malformed percent escape"
 	PathDeepEncoding    PathProblem = "the path is percent-encoded too many times"
 	PathNotAbsolute     PathProblem = "the path does not start with '/'"
@@ -58,6 +61,8 @@ func CheckPath(escaped string) PathProblem {
 			return PathBackslash
 		case c == ';':
 			return PathSemicolon
+		case c == '#':
+			return PathFragment
 		case c < 0x20 || c == 0x7f:
 			return PathControl
 		case c == '%':
@@ -88,14 +93,13 @@ func CheckPath(escaped string) PathProblem {
 func checkEncodedSegment(seg string) PathProblem {
 	cur := seg
 	for depth := 0; ; depth++ {
-		decoded, changed, ok := unescapeOnce(cur)
+		// The raw path must be well formed. A '%' that a decoded layer
+		// shows without two hex digits after it is a literal percent sign,
+		// but lenient decoders still decode the escapes around it, so the
+		// layers below are decoded the same way and checked.
+		decoded, changed, ok := unescapeOnce(cur, depth > 0)
 		if !ok {
-			if depth == 0 {
-				return PathMalformedEscape
-			}
-			// A '%' that a lower layer produced without valid hex after
-			// it is a literal percent sign: nothing more to decode.
-			return PathOK
+			return PathMalformedEscape
 		}
 		if !changed {
 			return PathOK
@@ -123,9 +127,9 @@ func checkEncodedSegment(seg string) PathProblem {
 	}
 }
 
-// unescapeOnce decodes every %XX escape of s once. ok is false when a '%'
-// is not followed by two hex digits.
-func unescapeOnce(s string) (out string, changed, ok bool) {
+// unescapeOnce decodes every %XX escape of s once. A '%' without two hex
+// digits after it makes ok false, or with lenient is kept as it is.
+func unescapeOnce(s string, lenient bool) (out string, changed, ok bool) {
 	if strings.IndexByte(s, '%') < 0 {
 		return s, false, true
 	}
@@ -136,12 +140,17 @@ func unescapeOnce(s string) (out string, changed, ok bool) {
 			continue
 		}
 		if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
-			return "", false, false
+			if !lenient {
+				return "", false, false
+			}
+			buf = append(buf, '%')
+			continue
 		}
 		buf = append(buf, unhex(s[i+1])<<4|unhex(s[i+2]))
+		changed = true
 		i += 2
 	}
-	return string(buf), true, true
+	return string(buf), changed, true
 }
 
 func isHex(c byte) bool {

@@ -1,7 +1,7 @@
 package policy
 
 import (
-	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -63,9 +63,22 @@ func TestCheckPath(t *testing.T) {
 		{"/api/inventory%3b/sales", PathSemicolon},
 		{"/api/inventory%253B/sales", PathSemicolon},
 
+		{"/api/inventory#/../sales", PathFragment},
+		{"/api#/sales/orders", PathFragment},
+		{"/api/inventory/a%23b", PathOK}, // an escaped '#' is part of the name
+
 		{"/api/inventory/%zz", PathMalformedEscape},
 		{"/api/inventory/%2", PathMalformedEscape},
 		{"/api/inventory/%", PathMalformedEscape},
+
+		// A literal '%' in a decoded layer does not stop the layers below
+		// it from being checked, since lenient decoders decode around it.
+		{"/api/inventory/%252e%252e%252fsales%252forders%25", PathEncodedSlash},
+		{"/api/inventory/..%255csales%25", PathEncodedSlash},
+		{"/api/inventory/x%2500%25", PathControl},
+		{"/api/inventory/x%253bjsessionid=1%25", PathSemicolon},
+		{"/api/%25%252e%252e/sales", PathOK}, // "%.." is not a dot segment
+		{"/api/%25/%252e%252e/sales", PathDotSegment},
 
 		{"/a%2525252525", PathDeepEncoding},
 		{"", PathNotAbsolute},
@@ -111,8 +124,8 @@ func FuzzCheckPath(f *testing.F) {
 			if strings.ContainsAny(cur, "\\;\x00") {
 				t.Fatalf("CheckPath(%q) = ok, but a decoded layer %q has a backslash, ';' or NUL", path, cur)
 			}
-			dec, err := url.PathUnescape(cur)
-			if err != nil || dec == cur {
+			dec := lenientUnescape(cur)
+			if dec == cur {
 				return
 			}
 			if strings.Count(dec, "/") != strings.Count(cur, "/") {
@@ -135,4 +148,21 @@ func BenchmarkCheckPathEscaped(b *testing.B) {
 	for b.Loop() {
 		CheckPath("/api/inventory/q1%20report%2Bfinal.csv")
 	}
+}
+
+// lenientUnescape decodes each valid %XX escape of s once and keeps any
+// other '%' as it is, as lenient URL decoders in upstream frameworks do.
+func lenientUnescape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) {
+			if v, err := strconv.ParseUint(s[i+1:i+3], 16, 8); err == nil {
+				b.WriteByte(byte(v))
+				i += 2
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }

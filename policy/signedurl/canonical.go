@@ -75,11 +75,13 @@ func unhex(c byte) byte {
 	return c - 'a' + 10
 }
 
-// mustEscape reports whether c is a space or an ASCII control character.
-// RFC 3986 allows neither raw in a path or query, and Go's HTTP server
-// rejects control characters in the request target.
+// mustEscape reports whether c is a space, an ASCII control character or
+// '#'. RFC 3986 allows none of them raw in a path or query, and Go's HTTP
+// server rejects control characters in the request target. A raw '#'
+// passes Go's server, but an upstream that parses the target as a URL
+// cuts the query there and drops the signed parameters after it.
 func mustEscape(c byte) bool {
-	return c <= ' ' || c == 0x7f
+	return c <= ' ' || c == 0x7f || c == '#'
 }
 
 // checkPath returns the first malformed percent-escape or raw byte that

@@ -166,6 +166,8 @@ func TestVerify(t *testing.T) {
 		{"malformed query escape", withQuery(signed.query + "&c=%zz"), testNow, ReasonURLEscapeMalformed},
 		{"truncated query escape", withQuery(signed.query + "&c=%4"), testNow, ReasonURLEscapeMalformed},
 		{"control character in query", withQuery(signed.query + "&c=\x00"), testNow, ReasonURLEscapeMalformed},
+		{"raw # hiding the signed parameters", withQuery("u=x#y&" + signed.query), testNow, ReasonURLEscapeMalformed},
+		{"raw # in path", with(func(r *testRequest) { r.path = "/v1/report#x" }), testNow, ReasonURLEscapeMalformed},
 		{"malformed path escape", with(func(r *testRequest) { r.path = "/v1/report%2" }), testNow, ReasonURLEscapeMalformed},
 		{"space in path", with(func(r *testRequest) { r.path = "/v1/report q1.pdf" }), testNow, ReasonURLEscapeMalformed},
 		{"newline in path", with(func(r *testRequest) { r.path = "/v1/\nreport" }), testNow, ReasonURLEscapeMalformed},
