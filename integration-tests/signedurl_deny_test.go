@@ -118,6 +118,7 @@ func TestSignedURLDenied(t *testing.T) {
 		{name: "percent at the end", target: link + "%", reason: "url_escape_malformed"},
 		{name: "malformed escape in a name", target: strings.Replace(link, "x=1", "%g1=1", 1), reason: "url_escape_malformed"},
 		{name: "malformed escape in the signature", target: withSignature(sig[:42] + "%Z"), reason: "url_escape_malformed"},
+		{name: "raw fragment mark before the signed parameters", target: strings.Replace(link, "x=1", "x=1#y", 1), reason: "url_escape_malformed"},
 
 		// Expiries that are not exactly 10 digits as sent, each correctly
 		// signed.
