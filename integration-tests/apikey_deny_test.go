@@ -71,6 +71,10 @@ func TestDeniedRequest(t *testing.T) {
 		{"two keys in two headers", "/api/inventory/items", http.Header{"Authorization": {"Bearer " + reader.Token}, "X-Api-Key": {other.Token}}, 401, "key_invalid"},
 		{"X-API-Key twice", "/api/inventory/items", http.Header{"X-Api-Key": {reader.Token, other.Token}}, 401, "key_invalid"},
 		{"Authorization twice", "/api/inventory/items", http.Header{"Authorization": {"Bearer " + reader.Token, "Bearer " + reader.Token}}, 401, "key_invalid"},
+		// A second key in an Authorization form the gateway does not read
+		// would otherwise go upstream, where frameworks may read it.
+		{"X-API-Key and a tab after Bearer", "/api/inventory/items", http.Header{"Authorization": {"Bearer\t" + other.Token}, "X-Api-Key": {reader.Token}}, 401, "key_invalid"},
+		{"X-API-Key and another scheme", "/api/inventory/items", http.Header{"Authorization": {"Token " + other.Token}, "X-Api-Key": {reader.Token}}, 401, "key_invalid"},
 
 		// Valid tokens of keys that may not pass.
 		{"expired", "/api/inventory/items", bearer(expired.Token), 401, "key_expired"},
@@ -127,6 +131,10 @@ func TestKeyInQueryString(t *testing.T) {
 		{"upper-case name", "API_KEY=" + escaped, nil},
 		{"token-shaped value", "q=" + escaped, nil},
 		{"percent-encoded prefix", "q=" + percentPrefix, nil},
+		{"behind other text", "q=x%20" + escaped, nil},
+		{"behind a quote", "q=%22" + escaped, nil},
+		{"behind a semicolon", "a=1;api_key=" + escaped, nil},
+		{"behind Bearer", "q=Bearer+" + escaped, nil},
 		{"with a valid header", "api_key=" + escaped, bearer(reader.Token)},
 	}
 	for _, tt := range tests {

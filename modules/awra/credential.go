@@ -3,6 +3,8 @@ package awra
 import (
 	"net/http"
 	"strings"
+
+	"github.com/awra/awragate/policy"
 )
 
 // credential is the API key found in a request and where it was found.
@@ -29,10 +31,15 @@ const (
 var queryKeyNames = []string{"api_key", "apikey", "api-key", "x-api-key", "access_token", "token", "key"}
 
 // queryCarriesKey reports whether a raw query seems to hold an API key. It
-// looks at parameter names and at values, raw and percent-decoded.
+// looks at parameter names, at values, raw and percent-decoded, and for a
+// token anywhere in the query, which catches one behind other text or a
+// ';' as well.
 func queryCarriesKey(rawQuery string) bool {
 	if rawQuery == "" {
 		return false
+	}
+	if containsToken(rawQuery) || strings.IndexByte(rawQuery, '%') >= 0 && containsToken(decodeLeniently(rawQuery)) {
+		return true
 	}
 	for rawQuery != "" {
 		var pair string
@@ -48,6 +55,46 @@ func queryCarriesKey(rawQuery string) bool {
 		}
 	}
 	return false
+}
+
+// containsToken reports whether s holds a well-formed awra token
+// anywhere: the prefix, a key id, '_' and a secret, ended by a byte that
+// cannot be part of a token.
+func containsToken(s string) bool {
+	for {
+		i := strings.Index(s, policy.TokenPrefix)
+		if i < 0 {
+			return false
+		}
+		s = s[i+len(policy.TokenPrefix):]
+		end := 0
+		for end < len(s) && isTokenByte(s[end]) {
+			end++
+		}
+		if _, _, ok := policy.ParseToken(policy.TokenPrefix + s[:end]); ok {
+			return true
+		}
+	}
+}
+
+// isTokenByte reports whether c may appear in a token after its prefix.
+func isTokenByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+}
+
+// decodeLeniently decodes every valid %XX escape of s once and keeps any
+// other byte, '+' included, as it is.
+func decodeLeniently(s string) string {
+	buf := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '%' && i+2 < len(s) && isHexDigit(s[i+1]) && isHexDigit(s[i+2]) {
+			c = hexValue(s[i+1])<<4 | hexValue(s[i+2])
+			i += 2
+		}
+		buf = append(buf, c)
+	}
+	return string(buf)
 }
 
 // looksLikeToken reports whether a raw query value starts with the token
@@ -128,6 +175,12 @@ func findCredential(h http.Header, keyHeaders []string) (credential, credentialP
 			// Basic or another scheme and no key header: the client did
 			// not send an API key the way awragate reads one.
 			return credential{}, credNotInScheme
+		case containsToken(values[0]):
+			// A key header carried the key, and this Authorization value,
+			// which would go upstream, holds a token in another form
+			// ("Bearer<TAB>", "Token"). Frameworks that read it would see
+			// a second key that the gateway did not check.
+			return credential{}, credDuplicated
 		}
 	}
 

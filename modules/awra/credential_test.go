@@ -1,0 +1,71 @@
+package awra
+
+import (
+	"net/http"
+	"net/url"
+	"testing"
+
+	"github.com/awra/awragate/policy"
+)
+
+func TestFindCredentialSecondKey(t *testing.T) {
+	first, err := policy.NewToken("first")
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := policy.NewToken("second")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyHeaders := []string{defaultKeyHeader}
+	for _, tt := range []struct {
+		name          string
+		authorization string
+		want          credentialProblem
+	}{
+		{"basic auth for the upstream", "Basic dXNlcjpwYXNz", credOK},
+		{"tab after Bearer", "Bearer\t" + second, credDuplicated},
+		{"another scheme", "Token " + second, credDuplicated},
+		{"token inside a longer value", "Custom key=" + second + ", realm=x", credDuplicated},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := http.Header{"X-Api-Key": {first}, "Authorization": {tt.authorization}}
+			cred, problem := findCredential(h, keyHeaders)
+			if problem != tt.want {
+				t.Fatalf("findCredential problem = %q, want %q", problem, tt.want)
+			}
+			if tt.want == credOK && (cred.token != first || cred.header != defaultKeyHeader) {
+				t.Errorf("findCredential took the key from %s, want X-Api-Key", cred.header)
+			}
+		})
+	}
+}
+
+func TestQueryCarriesKey(t *testing.T) {
+	token, err := policy.NewToken("k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	escaped := url.QueryEscape(token)
+	for _, tt := range []struct {
+		name  string
+		query string
+		want  bool
+	}{
+		{"no query", "", false},
+		{"ordinary parameters", "page=2&sort=name", false},
+		{"prefix inside text without a token", "q=see+awra_docs", false},
+		{"short secret inside text", "q=x+awra_k_abc", false},
+		{"value starting with the prefix", "q=awra_docs", true}, // refused even without a token's shape
+		{"named parameter", "api_key=x", true},
+		{"value", "q=" + escaped, true},
+		{"behind text", "q=x%20" + escaped, true},
+		{"behind a semicolon", "a=1;x=" + escaped, true},
+		{"behind Bearer", "q=Bearer+" + escaped, true},
+		{"escaped underscore", "q=%22awra%5F" + token[len("awra_"):], true},
+	} {
+		if got := queryCarriesKey(tt.query); got != tt.want {
+			t.Errorf("%s: queryCarriesKey = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
