@@ -45,9 +45,14 @@ func init() {
 //   - More than max_deliveries attempts for one event within
 //     replay_window get 429 retry_limit_exceeded.
 //
+// On a route with several secrets this state is checked and stored under
+// each secret. So a copy that keeps only some of the signatures of a
+// delivery signed during a rotation is still recognised, and the attempts
+// of an event are counted once, whichever secret verifies them.
+//
 // After a failed delivery (a handler error or any non-2xx status, which
-// providers treat as failed) the replay key and the in-flight marker are
-// removed, so the provider's retry goes through.
+// providers treat as failed) the replay keys and the in-flight markers
+// are removed, so the provider's retry goes through.
 //
 // The state is kept in the awra app's Redis, shared by every instance.
 // Without a redis option it is kept in this process, which protects one
@@ -292,13 +297,15 @@ func (h *Webhook) chooseStore(client *redis.Client) deliveryStore {
 }
 
 // storeKeyPrefixes returns one key prefix per secret. Each is
-// "awra:webhook:{<id>}:", where id is 96 bits of an HMAC keyed with the
+// "awra:webhook:<id>:", where id is 96 bits of an HMAC keyed with the
 // secret over the provider and its hmac options. Routes with other secrets
 // or options never share state. Routes with the same secret do, so a
 // replay across them is still a replay. A rotation that adds a secret
 // keeps the state of deliveries signed with the old one. No secret can be
-// read back from a key. The braces make Redis Cluster keep a route's keys
-// in one slot, which the Lua scripts need.
+// read back from a key. The id is outside the Redis Cluster hash tag,
+// because newDeliveryKeys appends "{<event digest>}:" and the key's kind.
+// So the keys of one delivery under every secret of a route share a slot,
+// which the Lua scripts need.
 func storeKeyPrefixes(provider string, o webhook.HMACOptions, secrets []string) []string {
 	fields := []string{provider, o.Header, o.Algorithm, o.Encoding, o.Prefix, o.TimestampHeader, o.IDHeader, o.Template}
 	prefixes := make([]string, len(secrets))
@@ -309,7 +316,7 @@ func storeKeyPrefixes(provider string, o webhook.HMACOptions, secrets []string) 
 			mac.Write(binary.AppendUvarint(nil, uint64(len(f))))
 			mac.Write([]byte(f))
 		}
-		prefixes[i] = "awra:webhook:{" + hex.EncodeToString(mac.Sum(nil)[:12]) + "}:"
+		prefixes[i] = "awra:webhook:" + hex.EncodeToString(mac.Sum(nil)[:12]) + ":"
 	}
 	return prefixes
 }

@@ -78,6 +78,9 @@ func BenchmarkWebhookDuplicate(b *testing.B) {
 	benchmarkWebhook(b, store)
 }
 
+// benchKeyPrefixes are the key prefixes of a route with one secret.
+var benchKeyPrefixes = []string{"bench:"}
+
 // BenchmarkMemoryDeliveryStore measures begin and delivered of new events,
 // with a virtual clock that lets the sweep keep the store small.
 func BenchmarkMemoryDeliveryStore(b *testing.B) {
@@ -89,11 +92,8 @@ func BenchmarkMemoryDeliveryStore(b *testing.B) {
 	for b.Loop() {
 		i++
 		n := strconv.Itoa(i)
-		k := deliveryKeys{
-			replay: "r:" + n, replayTTL: time.Second,
-			event: "e:" + n, count: "n:" + n, token: n,
-			window: time.Second, maxDeliveries: 10,
-		}
+		k := newDeliveryKeys(benchKeyPrefixes, n, n)
+		k.replayTTL, k.token, k.window, k.maxDeliveries = time.Second, n, time.Second, 10
 		now = now.Add(time.Millisecond)
 		if _, err := s.begin(ctx, now, &k); err != nil {
 			b.Fatal(err)

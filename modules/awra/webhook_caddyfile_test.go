@@ -195,8 +195,10 @@ func TestStoreKeyPrefixes(t *testing.T) {
 		t.Error("two secrets share a key prefix")
 	}
 	for _, p := range base {
-		if strings.Contains(p, a) || strings.Contains(p, b) || !strings.HasPrefix(p, "awra:webhook:{") || !strings.HasSuffix(p, "}:") {
-			t.Errorf("prefix %q: want awra:webhook:{<id>}: without a secret", p)
+		id, hasPrefix := strings.CutPrefix(p, "awra:webhook:")
+		id, hasSuffix := strings.CutSuffix(id, ":")
+		if !hasPrefix || !hasSuffix || len(id) != 24 || strings.Trim(id, "0123456789abcdef") != "" || strings.Contains(p, a) || strings.Contains(p, b) {
+			t.Errorf("prefix %q: want awra:webhook:<24 hex digits>: without a secret or a hash tag", p)
 		}
 	}
 

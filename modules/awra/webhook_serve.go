@@ -116,19 +116,20 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 }
 
 // deliveryKeys names the store entries of a verified delivery under the
-// key prefix of the secret that verified it.
+// key prefix of every secret of the route, not only the one that verified
+// it. During a rotation a provider signs each delivery with several
+// secrets, and a copy that keeps only one of the signatures still finds
+// the state that the original left.
 func (h *Webhook) deliveryKeys(res *webhook.Result, requestID string, now time.Time) deliveryKeys {
-	prefix := h.keyPrefixes[res.SecretIndex]
-	dup := res.DuplicateKey.String()
-	k := deliveryKeys{
-		event:         prefix + "e:" + dup,
-		count:         prefix + "n:" + dup,
-		token:         requestID,
-		window:        h.window,
-		maxDeliveries: h.maxDeliveries,
-	}
+	var replay string
 	if !res.ReplayKey.IsZero() {
-		k.replay = prefix + "r:" + res.ReplayKey.String()
+		replay = res.ReplayKey.String()
+	}
+	k := newDeliveryKeys(h.keyPrefixes, res.DuplicateKey.String(), replay)
+	k.token = requestID
+	k.window = h.window
+	k.maxDeliveries = h.maxDeliveries
+	if replay != "" {
 		k.replayTTL = res.ReplayExpires.Add(replayClockSkew).Sub(now)
 	}
 	return k

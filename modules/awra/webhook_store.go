@@ -18,8 +18,8 @@ import (
 // the same Redis; the in-process one protects a single instance only.
 type deliveryStore interface {
 	// begin admits a verified delivery or returns why not. It runs every
-	// check and, on admitForward, takes the in-flight marker, counts the
-	// attempt and stores the replay key, all in one atomic step. An error
+	// check and, on admitForward, takes the in-flight markers, counts the
+	// attempt and stores the replay keys, all in one atomic step. An error
 	// means the state could not be read or written, and the caller must
 	// not forward the delivery.
 	begin(ctx context.Context, now time.Time, k *deliveryKeys) (admission, error)
@@ -28,8 +28,8 @@ type deliveryStore interface {
 	// upstream accepted it.
 	delivered(ctx context.Context, now time.Time, k *deliveryKeys) error
 
-	// release undoes begin after a failed delivery: it removes the
-	// in-flight marker if k.token still owns it, and the replay key, so
+	// release undoes begin after a failed delivery: it removes each
+	// in-flight marker that k.token still owns, and the replay keys, so
 	// that the provider's retry goes through.
 	release(ctx context.Context, now time.Time, k *deliveryKeys) error
 }
@@ -54,19 +54,24 @@ const (
 )
 
 // deliveryKeys names the state of one delivery in a deliveryStore, with
-// the route settings that govern it.
+// the route settings that govern it. A route with several secrets, as
+// during a rotation, keeps the state of an event under the key prefix of
+// each secret. The store checks the keys of every prefix and writes all
+// of them, so that a delivery is judged the same whichever of the
+// route's secrets verified it. events, counts and replays hold one key
+// per secret, in the same order.
 type deliveryKeys struct {
-	// replay is the key of the exact signed bytes, or "" when the scheme
-	// signs no timestamp. It lives for replayTTL.
-	replay    string
+	// replays are the keys of the exact signed bytes, or nil when the
+	// scheme signs no timestamp. They live for replayTTL.
+	replays   []string
 	replayTTL time.Duration
 
-	// event holds the event's state: in-flight (with the owner's token)
+	// events hold the event's state: in-flight (with the owner's token)
 	// or delivered.
-	event string
+	events []string
 
-	// count counts the delivery attempts of the event within window.
-	count string
+	// counts count the delivery attempts of the event within window.
+	counts []string
 
 	// token identifies the request that owns the in-flight marker.
 	token string
@@ -75,7 +80,30 @@ type deliveryKeys struct {
 	maxDeliveries int
 }
 
-// Marker values stored under deliveryKeys.event.
+// newDeliveryKeys returns the keys of an event with duplicate digest dup
+// and, unless replay is "", signed bytes with replay digest replay, under
+// each of prefixes. The event's digest is the Redis Cluster hash tag of
+// every key, so that the keys of one delivery share a slot, as the Lua
+// scripts need.
+func newDeliveryKeys(prefixes []string, dup, replay string) deliveryKeys {
+	var k deliveryKeys
+	k.events = make([]string, len(prefixes))
+	k.counts = make([]string, len(prefixes))
+	if replay != "" {
+		k.replays = make([]string, len(prefixes))
+	}
+	for i, prefix := range prefixes {
+		base := prefix + "{" + dup + "}:"
+		k.events[i] = base + "e"
+		k.counts[i] = base + "n"
+		if replay != "" {
+			k.replays[i] = base + "r:" + replay
+		}
+	}
+	return k
+}
+
+// Marker values stored under deliveryKeys.events.
 const (
 	eventDelivered      = "delivered"
 	eventInFlightPrefix = "in-flight:"

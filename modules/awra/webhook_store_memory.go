@@ -6,10 +6,11 @@ import (
 	"time"
 )
 
-// defaultMemoryStoreEntries bounds the in-process store. An event takes at
-// most two entries (its state with its attempt count, and one replay key
-// per admitted delivery), each about 200 bytes, so the bound is about
-// 50 MB. This is an estimate from the key sizes, not a measurement.
+// defaultMemoryStoreEntries bounds the in-process store. An event takes
+// at most two entries per secret of its route (its state with its attempt
+// count, and one replay key per admitted delivery), each about 200 bytes,
+// so the bound is about 50 MB. This is an estimate from the key sizes,
+// not a measurement.
 const defaultMemoryStoreEntries = 250_000
 
 // memorySweepInterval is how often a write removes every expired entry.
@@ -33,8 +34,9 @@ type memoryDeliveryStore struct {
 	lastSweep time.Time
 }
 
-// memoryEvent is the state and attempt count of one event. The two expire
-// separately, as the two Redis keys do.
+// memoryEvent is the state and attempt count of one event under one
+// secret's prefix, stored under its event key. The two expire separately,
+// as the event and count keys in Redis do.
 type memoryEvent struct {
 	state        string // "" when unset or expired
 	stateExpires time.Time
@@ -55,43 +57,71 @@ func (s *memoryDeliveryStore) begin(_ context.Context, now time.Time, k *deliver
 	defer s.mu.Unlock()
 	s.sweep(now, false)
 
-	if k.replay != "" {
-		if expires, ok := s.replays[k.replay]; ok && now.Before(expires) {
+	for _, key := range k.replays {
+		if s.replayLive(now, key) {
 			return admitReplayed, nil
 		}
 	}
+	// Past this point no replay key of k is in the map, so storing them
+	// needs room for len(k.replays) entries.
 
-	ev := s.event(now, k.event)
-	switch {
-	case ev != nil && ev.state == eventDelivered:
-		if err := s.storeReplay(now, k); err != nil {
-			return 0, err
+	evs := make([]*memoryEvent, len(k.events))
+	busy := false
+	for i, key := range k.events {
+		evs[i] = s.event(now, key)
+		switch {
+		case evs[i] == nil:
+		case evs[i].state == eventDelivered:
+			if err := s.storeReplays(now, k); err != nil {
+				return 0, err
+			}
+			return admitDuplicate, nil
+		case evs[i].state != "":
+			busy = true
 		}
-		return admitDuplicate, nil
-	case ev != nil && ev.state != "":
+	}
+	if busy {
 		return admitInFlight, nil
 	}
 
-	if ev == nil {
-		if err := s.makeRoom(now, 2); err != nil {
-			return 0, err
+	count, missing := 0, 0
+	for _, ev := range evs {
+		if ev == nil {
+			missing++
+		} else {
+			count = max(count, ev.count)
 		}
-		ev = &memoryEvent{}
-		s.events[k.event] = ev
 	}
-	if ev.count == 0 {
-		ev.countExpires = now.Add(k.window)
+	count++
+	forward := count <= k.maxDeliveries
+	need := missing
+	if forward {
+		need += len(k.replays)
 	}
-	ev.count++
-	if ev.count > k.maxDeliveries {
-		return admitLimitExceeded, nil
+	if err := s.makeRoom(now, need); err != nil {
+		return 0, err
 	}
 
-	ev.state = eventInFlightPrefix + k.token
-	ev.stateExpires = now.Add(inFlightTTL)
-	if err := s.storeReplay(now, k); err != nil {
-		ev.state = ""
-		return 0, err
+	for i, key := range k.events {
+		ev := evs[i]
+		if ev == nil {
+			ev = &memoryEvent{}
+			s.events[key] = ev
+		}
+		if ev.count == 0 {
+			ev.countExpires = now.Add(k.window)
+		}
+		ev.count = count
+		if forward {
+			ev.state = eventInFlightPrefix + k.token
+			ev.stateExpires = now.Add(inFlightTTL)
+		}
+	}
+	if !forward {
+		return admitLimitExceeded, nil
+	}
+	for _, key := range k.replays {
+		s.replays[key] = now.Add(k.replayTTL)
 	}
 	return admitForward, nil
 }
@@ -99,29 +129,55 @@ func (s *memoryDeliveryStore) begin(_ context.Context, now time.Time, k *deliver
 func (s *memoryDeliveryStore) delivered(_ context.Context, now time.Time, k *deliveryKeys) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ev := s.event(now, k.event)
-	if ev == nil {
-		if err := s.makeRoom(now, 1); err != nil {
-			return err
+	evs := make([]*memoryEvent, len(k.events))
+	missing := 0
+	for i, key := range k.events {
+		if evs[i] = s.event(now, key); evs[i] == nil {
+			missing++
 		}
-		ev = &memoryEvent{}
-		s.events[k.event] = ev
 	}
-	ev.state = eventDelivered
-	ev.stateExpires = now.Add(k.window)
+	if err := s.makeRoom(now, missing); err != nil {
+		return err
+	}
+	for i, key := range k.events {
+		ev := evs[i]
+		if ev == nil {
+			ev = &memoryEvent{}
+			s.events[key] = ev
+		}
+		ev.state = eventDelivered
+		ev.stateExpires = now.Add(k.window)
+	}
 	return nil
 }
 
 func (s *memoryDeliveryStore) release(_ context.Context, now time.Time, k *deliveryKeys) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if ev := s.event(now, k.event); ev != nil && ev.state == eventInFlightPrefix+k.token {
-		ev.state = ""
+	for _, key := range k.events {
+		if ev := s.event(now, key); ev != nil && ev.state == eventInFlightPrefix+k.token {
+			ev.state = ""
+		}
 	}
-	if k.replay != "" {
-		delete(s.replays, k.replay)
+	for _, key := range k.replays {
+		delete(s.replays, key)
 	}
 	return nil
+}
+
+// replayLive reports whether the replay key has not expired. It removes
+// an expired one, as Redis does when a key is read after its expiry.
+// s.mu must be held.
+func (s *memoryDeliveryStore) replayLive(now time.Time, key string) bool {
+	expires, ok := s.replays[key]
+	if !ok {
+		return false
+	}
+	if now.Before(expires) {
+		return true
+	}
+	delete(s.replays, key)
+	return false
 }
 
 // event returns the live state of key, with expired parts cleared, or nil
@@ -151,17 +207,15 @@ func (ev *memoryEvent) expire(now time.Time) {
 
 func (ev *memoryEvent) idle() bool { return ev.state == "" && ev.count == 0 }
 
-// storeReplay records k's replay key, if it has one. s.mu must be held.
-func (s *memoryDeliveryStore) storeReplay(now time.Time, k *deliveryKeys) error {
-	if k.replay == "" {
-		return nil
+// storeReplays records k's replay keys, if it has any. s.mu must be
+// held, and none of the keys may be in s.replays.
+func (s *memoryDeliveryStore) storeReplays(now time.Time, k *deliveryKeys) error {
+	if err := s.makeRoom(now, len(k.replays)); err != nil {
+		return err
 	}
-	if _, ok := s.replays[k.replay]; !ok {
-		if err := s.makeRoom(now, 1); err != nil {
-			return err
-		}
+	for _, key := range k.replays {
+		s.replays[key] = now.Add(k.replayTTL)
 	}
-	s.replays[k.replay] = now.Add(k.replayTTL)
 	return nil
 }
 

@@ -52,32 +52,59 @@ func storesUnderTest(t *testing.T) []storeUnderTest {
 
 var testKeySeq atomic.Int64
 
-// testDeliveryKeys returns keys of a new event, with a replay key when
-// timestamped, on a route allowing maxDeliveries attempts.
-func testDeliveryKeys(timestamped bool, maxDeliveries int) deliveryKeys {
-	n := strconv.FormatInt(testKeySeq.Add(1), 10)
-	k := deliveryKeys{
-		event:         "test:{route}:e:" + n,
-		count:         "test:{route}:n:" + n,
-		token:         "request-" + n,
-		window:        time.Hour,
-		maxDeliveries: maxDeliveries,
-	}
+// Key prefixes of the store tests, as storeKeyPrefixes returns for the
+// secrets of a route: secretA and secretB, as during a rotation, and
+// secretC of another route.
+const (
+	secretA = "test:a:"
+	secretB = "test:b:"
+	secretC = "test:c:"
+)
+
+// testDelivery is a delivery of the store tests: the digest of its event
+// and, when timestamped, the digest of its signed bytes.
+type testDelivery struct {
+	dup, replay   string
+	maxDeliveries int
+}
+
+// newTestDelivery returns a delivery of a new event on a route allowing
+// maxDeliveries attempts.
+func newTestDelivery(timestamped bool, maxDeliveries int) testDelivery {
+	d := testDelivery{dup: "event-" + strconv.FormatInt(testKeySeq.Add(1), 10), maxDeliveries: maxDeliveries}
 	if timestamped {
-		k.replay = "test:{route}:r:" + n
+		d.replay = "bytes-" + strconv.FormatInt(testKeySeq.Add(1), 10)
+	}
+	return d
+}
+
+// resigned returns a delivery of the same event signed at another time.
+func (d testDelivery) resigned() testDelivery {
+	d.replay = "bytes-" + strconv.FormatInt(testKeySeq.Add(1), 10)
+	return d
+}
+
+// keys returns d's keys on a route with the secrets of prefixes (secretA
+// alone when none is given), for a new request.
+func (d testDelivery) keys(prefixes ...string) deliveryKeys {
+	if len(prefixes) == 0 {
+		prefixes = []string{secretA}
+	}
+	k := newDeliveryKeys(prefixes, d.dup, d.replay)
+	k.token = "request-" + strconv.FormatInt(testKeySeq.Add(1), 10)
+	k.window = time.Hour
+	k.maxDeliveries = d.maxDeliveries
+	if d.replay != "" {
 		k.replayTTL = time.Hour
 	}
 	return k
 }
 
-// withReplay returns k with another replay key, as a delivery of the same
-// event signed at another time has, and another request's token.
-func withReplay(k deliveryKeys) deliveryKeys {
-	n := strconv.FormatInt(testKeySeq.Add(1), 10)
-	k.replay = "test:{route}:r:" + n
-	k.replayTTL = time.Hour
-	k.token = "request-" + n
-	return k
+// testDeliveryKeys returns keys of a new event on a route with one
+// secret, with replay keys when timestamped, allowing maxDeliveries
+// attempts.
+func testDeliveryKeys(timestamped bool, maxDeliveries int) deliveryKeys {
+	return newTestDelivery(timestamped, maxDeliveries).keys()
 }
 
 // storeStep is one call in a conformance sequence.
@@ -114,8 +141,8 @@ func TestDeliveryStoreSequences(t *testing.T) {
 	for _, s := range storesUnderTest(t) {
 		t.Run(s.name, func(t *testing.T) {
 			t.Run("first delivery forwarded, copy in flight", func(t *testing.T) {
-				k := testDeliveryKeys(true, 10)
-				other := withReplay(k)
+				d := newTestDelivery(true, 10)
+				k, other := d.keys(), d.resigned().keys()
 				runStoreSteps(t, s, []storeStep{
 					{op: "begin", keys: &k, want: admitForward},
 					{op: "begin", keys: &other, want: admitInFlight},
@@ -131,8 +158,8 @@ func TestDeliveryStoreSequences(t *testing.T) {
 				})
 			})
 			t.Run("delivered event is a duplicate", func(t *testing.T) {
-				k := testDeliveryKeys(true, 10)
-				retry := withReplay(k)
+				d := newTestDelivery(true, 10)
+				k, retry := d.keys(), d.resigned().keys()
 				runStoreSteps(t, s, []storeStep{
 					{op: "begin", keys: &k, want: admitForward},
 					{op: "delivered", keys: &k},
@@ -192,6 +219,144 @@ func TestDeliveryStoreSequences(t *testing.T) {
 	}
 }
 
+// TestDeliveryStoreRotation checks a route with several secrets: the
+// state of a delivery is found whichever of the route's secrets verifies
+// a copy of it, as when a copy keeps only one signature of a rotation.
+func TestDeliveryStoreRotation(t *testing.T) {
+	for _, s := range storesUnderTest(t) {
+		t.Run(s.name, func(t *testing.T) {
+			t.Run("copy with one signature is a replay", func(t *testing.T) {
+				d := newTestDelivery(true, 10)
+				both, onlyA, onlyB := d.keys(secretA, secretB), d.keys(secretA), d.keys(secretB)
+				runStoreSteps(t, s, []storeStep{
+					{op: "begin", keys: &both, want: admitForward},
+					{op: "begin", keys: &both, want: admitReplayed},
+					{op: "begin", keys: &onlyB, want: admitReplayed},
+					{op: "begin", keys: &onlyA, want: admitReplayed},
+					{op: "delivered", keys: &both},
+					{op: "begin", keys: &onlyB, want: admitReplayed},
+					{op: "begin", keys: &onlyA, want: admitReplayed},
+				})
+			})
+			t.Run("secrets in either order", func(t *testing.T) {
+				d := newTestDelivery(true, 10)
+				ab, ba := d.keys(secretA, secretB), d.keys(secretB, secretA)
+				runStoreSteps(t, s, []storeStep{
+					{op: "begin", keys: &ab, want: admitForward},
+					{op: "begin", keys: &ba, want: admitReplayed},
+				})
+			})
+			t.Run("copy with one signature is in flight", func(t *testing.T) {
+				d := newTestDelivery(true, 10)
+				both, retryB := d.keys(secretA, secretB), d.resigned().keys(secretB)
+				runStoreSteps(t, s, []storeStep{
+					{op: "begin", keys: &both, want: admitForward},
+					{op: "begin", keys: &retryB, want: admitInFlight},
+				})
+			})
+			t.Run("delivered event is a duplicate under each secret", func(t *testing.T) {
+				d := newTestDelivery(true, 10)
+				both := d.keys(secretA, secretB)
+				retry := d.resigned()
+				retryA, retryB, retryAgainB := retry.keys(secretA), retry.keys(secretB), retry.keys(secretB)
+				runStoreSteps(t, s, []storeStep{
+					{op: "begin", keys: &both, want: admitForward},
+					{op: "delivered", keys: &both},
+					{op: "begin", keys: &retryB, want: admitDuplicate},
+					// The duplicate stored the replay key under secretB,
+					// and the copy under secretA finds the event.
+					{op: "begin", keys: &retryAgainB, want: admitReplayed},
+					{op: "begin", keys: &retryA, want: admitDuplicate},
+				})
+			})
+			t.Run("duplicate stores every replay key", func(t *testing.T) {
+				d := newTestDelivery(true, 10)
+				first := d.keys(secretA, secretB)
+				retry := d.resigned()
+				retryBoth, retryA := retry.keys(secretA, secretB), retry.keys(secretA)
+				runStoreSteps(t, s, []storeStep{
+					{op: "begin", keys: &first, want: admitForward},
+					{op: "delivered", keys: &first},
+					{op: "begin", keys: &retryBoth, want: admitDuplicate},
+					{op: "begin", keys: &retryA, want: admitReplayed},
+				})
+			})
+			t.Run("event without timestamp under one secret", func(t *testing.T) {
+				d := newTestDelivery(false, 10)
+				both, onlyA, onlyB := d.keys(secretA, secretB), d.keys(secretA), d.keys(secretB)
+				runStoreSteps(t, s, []storeStep{
+					{op: "begin", keys: &both, want: admitForward},
+					{op: "begin", keys: &onlyB, want: admitInFlight},
+					{op: "delivered", keys: &both},
+					{op: "begin", keys: &onlyB, want: admitDuplicate},
+					{op: "begin", keys: &onlyA, want: admitDuplicate},
+				})
+			})
+			t.Run("release clears every secret", func(t *testing.T) {
+				d := newTestDelivery(true, 10)
+				both, onlyA, onlyB := d.keys(secretA, secretB), d.keys(secretA), d.keys(secretB)
+				runStoreSteps(t, s, []storeStep{
+					{op: "begin", keys: &both, want: admitForward},
+					{op: "release", keys: &both},
+					{op: "begin", keys: &onlyB, want: admitForward},
+					{op: "release", keys: &onlyB},
+					{op: "begin", keys: &onlyA, want: admitForward},
+				})
+			})
+			t.Run("release keeps another request's markers", func(t *testing.T) {
+				d := newTestDelivery(false, 10)
+				both, retryA, retryB := d.keys(secretA, secretB), d.keys(secretA), d.keys(secretB)
+				stranger := both
+				stranger.token = "someone-else"
+				runStoreSteps(t, s, []storeStep{
+					{op: "begin", keys: &both, want: admitForward},
+					{op: "release", keys: &stranger},
+					{op: "begin", keys: &retryA, want: admitInFlight},
+					{op: "begin", keys: &retryB, want: admitInFlight},
+				})
+			})
+			t.Run("attempts are counted across secrets", func(t *testing.T) {
+				d := newTestDelivery(true, 3)
+				onlyA, onlyB := d.keys(secretA), d.resigned().keys(secretB)
+				both, reversed := d.resigned().keys(secretA, secretB), d.resigned().keys(secretB, secretA)
+				runStoreSteps(t, s, []storeStep{
+					// Two attempts under secretA, one under secretB: the
+					// next is attempt 3 under both, not 2 under secretB.
+					{op: "begin", keys: &onlyA, want: admitForward},
+					{op: "release", keys: &onlyA},
+					{op: "begin", keys: &onlyA, want: admitForward},
+					{op: "release", keys: &onlyA},
+					{op: "begin", keys: &onlyB, want: admitForward},
+					{op: "release", keys: &onlyB},
+					{op: "begin", keys: &both, want: admitForward},
+					{op: "release", keys: &both},
+					{op: "begin", keys: &reversed, want: admitLimitExceeded},
+					{op: "begin", keys: &onlyB, want: admitLimitExceeded},
+					{op: "begin", keys: &onlyA, want: admitLimitExceeded},
+				})
+			})
+			t.Run("a rotation that adds a secret keeps the state", func(t *testing.T) {
+				d := newTestDelivery(false, 10)
+				before, after, afterOld := d.keys(secretA), d.keys(secretB, secretA), d.keys(secretA)
+				runStoreSteps(t, s, []storeStep{
+					{op: "begin", keys: &before, want: admitForward},
+					{op: "delivered", keys: &before},
+					{op: "begin", keys: &after, want: admitDuplicate},
+					{op: "begin", keys: &afterOld, want: admitDuplicate},
+				})
+			})
+			t.Run("another route's secret shares nothing", func(t *testing.T) {
+				d := newTestDelivery(true, 10)
+				route, other := d.keys(secretA, secretB), d.keys(secretC)
+				runStoreSteps(t, s, []storeStep{
+					{op: "begin", keys: &route, want: admitForward},
+					{op: "begin", keys: &other, want: admitForward},
+				})
+			})
+		})
+	}
+}
+
 func TestDeliveryStoreExpiry(t *testing.T) {
 	const ttl = 80 * time.Millisecond
 	for _, s := range storesUnderTest(t) {
@@ -229,12 +394,15 @@ func TestDeliveryStoreExpiry(t *testing.T) {
 func TestDeliveryStoreConcurrentBegin(t *testing.T) {
 	for _, s := range storesUnderTest(t) {
 		t.Run(s.name, func(t *testing.T) {
-			base := testDeliveryKeys(true, 100)
+			base := newTestDelivery(true, 100)
 			const copies = 32
 			var forwarded, inFlight atomic.Int64
 			var wg sync.WaitGroup
-			for range copies {
-				k := withReplay(base)
+			for i := range copies {
+				// Half of the copies list the secrets of the route in
+				// the other order.
+				prefixes := [][]string{{secretA, secretB}, {secretB, secretA}}[i%2]
+				k := base.resigned().keys(prefixes...)
 				wg.Go(func() {
 					got, err := s.store.begin(context.Background(), s.now(), &k)
 					switch {
@@ -291,25 +459,136 @@ func TestRedisDeliveryStoreKeepsNoBody(t *testing.T) {
 	store := redisDeliveryStore{client: client}
 	ctx := context.Background()
 
-	k := testDeliveryKeys(true, 10)
+	k := newTestDelivery(true, 10).keys(secretA, secretB)
 	if _, err := store.begin(ctx, time.Now(), &k); err != nil {
 		t.Fatal(err)
 	}
-	for key, want := range map[string]string{k.event: eventInFlightPrefix + k.token, k.count: "1", k.replay: "1"} {
+	want := make(map[string]string)
+	for i := range k.events {
+		want[k.events[i]] = eventInFlightPrefix + k.token
+		want[k.counts[i]] = "1"
+		want[k.replays[i]] = "1"
+	}
+	for key, value := range want {
 		got, err := client.Get(ctx, key).Result()
-		if err != nil || got != want {
-			t.Errorf("GET %s = %q, %v, want %q", key, got, err, want)
+		if err != nil || got != value {
+			t.Errorf("GET %s = %q, %v, want %q", key, got, err, value)
 		}
 		ttl, err := client.PTTL(ctx, key).Result()
 		if err != nil || ttl <= 0 {
 			t.Errorf("PTTL %s = %v, %v, want a positive expiry", key, ttl, err)
 		}
 	}
+	if n, err := client.DBSize(ctx).Result(); err != nil || n != int64(len(want)) {
+		t.Errorf("DBSIZE = %d, %v, want %d", n, err, len(want))
+	}
 	if err := store.delivered(ctx, time.Now(), &k); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := client.Get(ctx, k.event).Result(); got != eventDelivered {
-		t.Errorf("GET %s after delivered = %q, want %q", k.event, got, eventDelivered)
+	for _, key := range k.events {
+		if got, _ := client.Get(ctx, key).Result(); got != eventDelivered {
+			t.Errorf("GET %s after delivered = %q, want %q", key, got, eventDelivered)
+		}
+	}
+}
+
+// TestRedisDeliveryStoreCounterExpiry checks that an attempt counter that
+// exists keeps its expiry when a rotation adds a secret, and that the new
+// secret's counter gets the whole window.
+func TestRedisDeliveryStoreCounterExpiry(t *testing.T) {
+	srv := testredis.Start(t)
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	t.Cleanup(func() { client.Close() })
+	store := redisDeliveryStore{client: client}
+	ctx := context.Background()
+
+	d := newTestDelivery(false, 10)
+	before := d.keys(secretA)
+	before.window = time.Minute
+	after := d.keys(secretA, secretB)
+	after.window = time.Hour
+	for _, k := range []*deliveryKeys{&before, &after} {
+		if got, err := store.begin(ctx, time.Now(), k); err != nil || got != admitForward {
+			t.Fatalf("begin(%s) = %d, %v, want %d, nil", k.token, got, err, admitForward)
+		}
+		if err := store.release(ctx, time.Now(), k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, maxTTL := range []time.Duration{time.Minute, time.Hour} {
+		key := after.counts[i]
+		if got, err := client.Get(ctx, key).Result(); err != nil || got != "2" {
+			t.Errorf("GET %s = %q, %v, want 2", key, got, err)
+		}
+		ttl, err := client.PTTL(ctx, key).Result()
+		if err != nil || ttl <= maxTTL-10*time.Second || ttl > maxTTL {
+			t.Errorf("PTTL %s = %v, %v, want just under %v", key, ttl, err, maxTTL)
+		}
+	}
+}
+
+// TestMemoryDeliveryStoreCounterExpiry is the in-process counterpart of
+// TestRedisDeliveryStoreCounterExpiry.
+func TestMemoryDeliveryStoreCounterExpiry(t *testing.T) {
+	s := newMemoryDeliveryStore(100)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ctx := context.Background()
+
+	d := newTestDelivery(false, 10)
+	before := d.keys(secretA)
+	before.window = time.Minute
+	after := d.keys(secretA, secretB)
+	after.window = time.Hour
+	for _, k := range []*deliveryKeys{&before, &after} {
+		if got, err := s.begin(ctx, now, k); err != nil || got != admitForward {
+			t.Fatalf("begin(%s) = %d, %v, want %d, nil", k.token, got, err, admitForward)
+		}
+		if err := s.release(ctx, now, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, window := range []time.Duration{time.Minute, time.Hour} {
+		ev := s.events[after.events[i]]
+		if ev == nil || ev.count != 2 || !ev.countExpires.Equal(now.Add(window)) {
+			t.Errorf("event %d = %+v, want count 2 expiring after %v", i, ev, window)
+		}
+	}
+}
+
+// TestMemoryDeliveryStoreFullRotation checks the entry accounting of a
+// route with several secrets: begin either stores every key of a
+// delivery or, when they do not fit, none of them.
+func TestMemoryDeliveryStoreFullRotation(t *testing.T) {
+	s := newMemoryDeliveryStore(5)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ctx := context.Background()
+
+	d := newTestDelivery(true, 10)
+	first := d.keys(secretA, secretB)
+	if got, err := s.begin(ctx, now, &first); err != nil || got != admitForward {
+		t.Fatalf("begin = %d, %v, want %d, nil", got, err, admitForward)
+	}
+	if s.size() != 4 {
+		t.Fatalf("entries after one delivery under two secrets = %d, want 4", s.size())
+	}
+	second := newTestDelivery(true, 10).keys(secretA, secretB)
+	if _, err := s.begin(ctx, now, &second); !errors.Is(err, errStoreFull) {
+		t.Fatalf("begin on a full store = %v, want errStoreFull", err)
+	}
+	if s.size() != 4 {
+		t.Errorf("entries after a refused begin = %d, want 4", s.size())
+	}
+
+	// A duplicate stores the replay key under each secret, or fails.
+	if err := s.delivered(ctx, now, &first); err != nil {
+		t.Fatal(err)
+	}
+	retry := d.resigned().keys(secretA, secretB)
+	if _, err := s.begin(ctx, now, &retry); !errors.Is(err, errStoreFull) {
+		t.Errorf("duplicate on a full store = %v, want errStoreFull", err)
+	}
+	if s.size() != 4 {
+		t.Errorf("entries after a refused duplicate = %d, want 4", s.size())
 	}
 }
 
