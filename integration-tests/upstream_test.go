@@ -20,6 +20,7 @@ type receivedRequest struct {
 	RequestURI string // raw request target, as sent on the wire
 	Header     http.Header
 	Body       []byte
+	Trailer    http.Header // trailers that arrived after the body
 	RemoteAddr string
 }
 
@@ -39,6 +40,11 @@ func (r receivedRequest) dump() []byte {
 	}
 	b.WriteString("\n")
 	b.Write(r.Body)
+	for name, values := range r.Trailer {
+		for _, v := range values {
+			fmt.Fprintf(&b, "\ntrailer %s: %s", name, v)
+		}
+	}
 	return b.Bytes()
 }
 
@@ -114,6 +120,7 @@ func (u *upstream) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		RequestURI: r.RequestURI,
 		Header:     r.Header.Clone(),
 		Body:       body,
+		Trailer:    r.Trailer.Clone(),
 		RemoteAddr: r.RemoteAddr,
 	})
 	resp := u.response

@@ -51,12 +51,13 @@ type APIKey struct {
 	// change the header they send. Optional.
 	Header string `json:"header,omitempty"`
 
-	required   []policy.Scope
-	keyHeaders []string
-	idHeader   string // carries the request id upstream; empty for none
-	app        *App
-	recorder   decisionRecorder
-	logger     *zap.Logger
+	required    []policy.Scope
+	keyHeaders  []string
+	credHeaders []string // Authorization and keyHeaders, kept out of trailers
+	idHeader    string   // carries the request id upstream; empty for none
+	app         *App
+	recorder    decisionRecorder
+	logger      *zap.Logger
 }
 
 // CaddyModule returns the Caddy module information.
@@ -82,6 +83,7 @@ func (h *APIKey) Provision(ctx caddy.Context) error {
 	if h.Header != "" && http.CanonicalHeaderKey(h.Header) != defaultKeyHeader {
 		h.keyHeaders = append(h.keyHeaders, http.CanonicalHeaderKey(h.Header))
 	}
+	h.credHeaders = append([]string{"Authorization"}, h.keyHeaders...)
 
 	appVal, err := ctx.App("awra")
 	if err != nil {
@@ -170,6 +172,7 @@ func (h *APIKey) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhtt
 		delete(r.Header, name)
 	}
 	stripAwraHeaders(r.Header)
+	guardTrailers(r, h.credHeaders...)
 	setIdentity(r.Header, h.idHeader, d.requestID, "X-Awra-Key-Id", k.ID, "X-Awra-Scopes", k.ScopesHeader)
 
 	return serveAllowed(w, r, next, &d, h.recorder)

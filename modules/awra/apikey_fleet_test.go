@@ -106,12 +106,13 @@ func newAPIKeyFixture(tb testing.TB, edits map[string]func(*policy.KeyRecord)) *
 	// fixture reads through Stats.
 
 	f.h = &APIKey{
-		required:   []policy.Scope{mustScope(tb, "inventory:read")},
-		keyHeaders: []string{defaultKeyHeader},
-		idHeader:   awraRequestIDHeader,
-		app:        f.app,
-		recorder:   f.recorded,
-		logger:     zap.NewNop(),
+		required:    []policy.Scope{mustScope(tb, "inventory:read")},
+		keyHeaders:  []string{defaultKeyHeader},
+		credHeaders: []string{"Authorization", defaultKeyHeader},
+		idHeader:    awraRequestIDHeader,
+		app:         f.app,
+		recorder:    f.recorded,
+		logger:      zap.NewNop(),
 	}
 	return f
 }

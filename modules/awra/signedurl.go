@@ -146,6 +146,7 @@ func (h *SignedURL) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddy
 	}
 
 	stripAwraHeaders(r.Header)
+	guardTrailers(r)
 	setIdentity(r.Header, h.idHeader, d.requestID, "X-Awra-Url-Key-Id", res.KeyID)
 
 	return serveAllowed(w, r, next, &d, h.recorder)

@@ -102,6 +102,7 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 	forwardBody(r, body)
 	stripAwraHeaders(r.Header)
+	guardTrailers(r)
 	setIdentity(r.Header, h.idHeader, d.requestID, "X-Awra-Webhook-Provider", h.Provider)
 
 	// serveAllowed records the decision with the response status after
