@@ -1,6 +1,7 @@
 package integrationtests
 
 import (
+	"encoding/base64"
 	"net/http"
 	"net/url"
 	"strings"
@@ -75,6 +76,7 @@ func TestDeniedRequest(t *testing.T) {
 		// would otherwise go upstream, where frameworks may read it.
 		{"X-API-Key and a tab after Bearer", "/api/inventory/items", http.Header{"Authorization": {"Bearer\t" + other.Token}, "X-Api-Key": {reader.Token}}, 401, "key_invalid"},
 		{"X-API-Key and another scheme", "/api/inventory/items", http.Header{"Authorization": {"Token " + other.Token}, "X-Api-Key": {reader.Token}}, 401, "key_invalid"},
+		{"X-API-Key and a key in Basic credentials", "/api/inventory/items", http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(other.Token+":"))}, "X-Api-Key": {reader.Token}}, 401, "key_invalid"},
 
 		// Valid tokens of keys that may not pass.
 		{"expired", "/api/inventory/items", bearer(expired.Token), 401, "key_expired"},

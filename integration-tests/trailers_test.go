@@ -19,11 +19,13 @@ func TestAllowedRequestTrailers(t *testing.T) {
 		"Host: %s\r\n"+
 		"Authorization: Bearer %s\r\n"+
 		"Transfer-Encoding: chunked\r\n"+
-		"Trailer: X-Awra-Key-Id, Authorization, X-Checksum\r\n"+
+		"Trailer: X-Awra-Key-Id, Authorization, X-Checksum, X_Awra_Key_Id\r\n"+
 		"Connection: close\r\n\r\n"+
 		"7\r\npayload\r\n0\r\n"+
 		"X-Awra-Key-Id: admin\r\n"+
 		"X-Awra-Scopes: *:*\r\n"+
+		"X_Awra_Key_Id: admin\r\n"+
+		"X-Original-Url: /api/sales/orders\r\n"+
 		"Authorization: Bearer %s\r\n"+
 		"X-Checksum: abc\r\n\r\n", gw.addr(), reader.Token, other.Token)
 	resp := sendRaw(t, gw.addr(), request)
@@ -35,7 +37,7 @@ func TestAllowedRequestTrailers(t *testing.T) {
 	if string(got.Body) != "payload" {
 		t.Errorf("upstream body = %q, want payload", got.Body)
 	}
-	for _, name := range []string{"X-Awra-Key-Id", "X-Awra-Scopes", "Authorization"} {
+	for _, name := range []string{"X-Awra-Key-Id", "X-Awra-Scopes", "Authorization", "X_awra_key_id", "X-Original-Url"} {
 		// The value is not printed: it may be a token.
 		if _, ok := got.Trailer[name]; ok {
 			t.Errorf("upstream received trailer %s, want it removed", name)

@@ -1,6 +1,7 @@
 package awra
 
 import (
+	"encoding/base64"
 	"net/http"
 	"strings"
 
@@ -58,23 +59,60 @@ func queryCarriesKey(rawQuery string) bool {
 }
 
 // containsToken reports whether s holds a well-formed awra token
-// anywhere: the prefix, a key id, '_' and a secret, ended by a byte that
-// cannot be part of a token.
+// anywhere. A token cannot be followed by a token byte, so it ends a run
+// of token bytes: each run that holds the prefix is checked once, from the
+// end, which keeps the scan linear in len(s).
 func containsToken(s string) bool {
 	for {
 		i := strings.Index(s, policy.TokenPrefix)
 		if i < 0 {
 			return false
 		}
-		s = s[i+len(policy.TokenPrefix):]
-		end := 0
+		end := i + len(policy.TokenPrefix)
 		for end < len(s) && isTokenByte(s[end]) {
 			end++
 		}
-		if _, _, ok := policy.ParseToken(policy.TokenPrefix + s[:end]); ok {
+		if endsWithToken(s[:end]) {
 			return true
 		}
+		s = s[end:]
 	}
+}
+
+// endsWithToken reports whether run ends with "awra_<id>_<secret>". The
+// secret follows the last '_', and the id, which holds no '_', the one
+// before it.
+func endsWithToken(run string) bool {
+	last := strings.LastIndexByte(run, '_')
+	if last < 0 {
+		return false
+	}
+	idStart := strings.LastIndexByte(run[:last], '_') + 1
+	tokenStart := idStart - len(policy.TokenPrefix)
+	if tokenStart < 0 || run[tokenStart:idStart] != policy.TokenPrefix {
+		return false
+	}
+	_, _, ok := policy.ParseToken(run[tokenStart:])
+	return ok
+}
+
+// authorizationHoldsToken reports whether an Authorization value holds a
+// token as written, percent-encoded, or in Basic credentials, where many
+// frameworks accept an API key as the user name or the password.
+func authorizationHoldsToken(v string) bool {
+	if containsToken(v) || strings.IndexByte(v, '%') >= 0 && containsToken(decodeLeniently(v)) {
+		return true
+	}
+	scheme, creds, ok := strings.Cut(strings.TrimSpace(v), " ")
+	if !ok || !strings.EqualFold(scheme, "Basic") {
+		return false
+	}
+	creds = strings.TrimSpace(creds)
+	decoded, err := base64.StdEncoding.DecodeString(creds)
+	if err != nil {
+		decoded, err = base64.RawStdEncoding.DecodeString(creds)
+	}
+	return err == nil && containsToken(string(decoded))
 }
 
 // isTokenByte reports whether c may appear in a token after its prefix.
@@ -175,7 +213,7 @@ func findCredential(h http.Header, keyHeaders []string) (credential, credentialP
 			// Basic or another scheme and no key header: the client did
 			// not send an API key the way awragate reads one.
 			return credential{}, credNotInScheme
-		case containsToken(values[0]):
+		case authorizationHoldsToken(values[0]):
 			// A key header carried the key, and this Authorization value,
 			// which would go upstream, holds a token in another form
 			// ("Bearer<TAB>", "Token"). Frameworks that read it would see

@@ -1,8 +1,10 @@
 package awra
 
 import (
+	"encoding/base64"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/awra/awragate/policy"
@@ -27,6 +29,10 @@ func TestFindCredentialSecondKey(t *testing.T) {
 		{"tab after Bearer", "Bearer\t" + second, credDuplicated},
 		{"another scheme", "Token " + second, credDuplicated},
 		{"token inside a longer value", "Custom key=" + second + ", realm=x", credDuplicated},
+		{"percent-encoded token", "Token " + strings.Replace(second, "_", "%5F", -1), credDuplicated},
+		{"token as the Basic user name", "Basic " + base64.StdEncoding.EncodeToString([]byte(second+":")), credDuplicated},
+		{"token as the Basic password", "Basic " + base64.StdEncoding.EncodeToString([]byte("user:"+second)), credDuplicated},
+		{"Basic without padding", "Basic " + base64.RawStdEncoding.EncodeToString([]byte(":"+second)), credDuplicated},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			h := http.Header{"X-Api-Key": {first}, "Authorization": {tt.authorization}}
@@ -67,5 +73,25 @@ func TestQueryCarriesKey(t *testing.T) {
 		if got := queryCarriesKey(tt.query); got != tt.want {
 			t.Errorf("%s: queryCarriesKey = %v, want %v", tt.name, got, tt.want)
 		}
+	}
+}
+
+// A query of many token prefixes is scanned in linear time, and a token
+// behind them is still found.
+func TestQueryCarriesKeyManyPrefixes(t *testing.T) {
+	token, err := policy.NewToken("k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefixes := strings.Repeat(policy.TokenPrefix, 20000)
+	// "x" first, since a value that starts with the prefix is refused anyway.
+	if queryCarriesKey("q=x" + prefixes) {
+		t.Error("queryCarriesKey(prefixes only) = true, want false")
+	}
+	if !queryCarriesKey("q=x" + prefixes + token[len(policy.TokenPrefix):]) {
+		t.Error("queryCarriesKey(prefixes and a token) = false, want true")
+	}
+	if !queryCarriesKey("q=x" + token) {
+		t.Error("queryCarriesKey(token glued to a letter) = false, want true")
 	}
 }

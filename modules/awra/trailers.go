@@ -3,11 +3,13 @@ package awra
 import (
 	"io"
 	"net/http"
+	"strings"
 )
 
-// guardTrailers keeps X-Awra-* names and the named credential headers out
-// of the request trailers that reverse_proxy forwards, as the handlers
-// keep them out of the headers. Trailers come after the body: net/http
+// guardTrailers keeps X-Awra-* names, the named credential headers, the
+// rewrite headers and names with '_' or '.' out of the request trailers
+// that reverse_proxy forwards, as the handlers and Caddy keep them out of
+// the headers. Trailers come after the body: net/http
 // adds the received ones to r.Trailer when the body reaches EOF, whether
 // the client declared them or not, so the names are removed then as well.
 // Without declared trailers r.Trailer is nil. net/http then puts the
@@ -20,6 +22,14 @@ func guardTrailers(r *http.Request, credentialHeaders ...string) {
 	trailer := r.Trailer
 	strip := func() {
 		stripAwraHeaders(trailer)
+		stripRewriteHeaders(trailer)
+		for name := range trailer {
+			// Caddy drops header names with '_' or '.', which some
+			// servers read as '-', but not trailer names.
+			if strings.ContainsAny(name, "_.") {
+				delete(trailer, name)
+			}
+		}
 		for _, name := range credentialHeaders {
 			delete(trailer, name)
 		}

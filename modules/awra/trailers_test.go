@@ -42,11 +42,14 @@ func TestAPIKeyGuardsTrailers(t *testing.T) {
 		Reader: strings.NewReader("payload"),
 		into:   r.Trailer,
 		received: http.Header{
-			"X-Awra-Key-Id": {"admin"},
-			"X-Awra-Scopes": {"*:*"}, // sent without being declared
-			"Authorization": {"Bearer stolen"},
-			"X-Api-Key":     {"stolen"},
-			"X-Checksum":    {"abc"},
+			"X-Awra-Key-Id":  {"admin"},
+			"X-Awra-Scopes":  {"*:*"}, // sent without being declared
+			"Authorization":  {"Bearer stolen"},
+			"X-Api-Key":      {"stolen"},
+			"X-Checksum":     {"abc"},
+			"X_awra_key_id":  {"admin"},
+			"X.awra.scopes":  {"*:*"},
+			"X-Original-Url": {"/api/sales/orders"},
 		},
 	}
 
@@ -66,7 +69,7 @@ func TestAPIKeyGuardsTrailers(t *testing.T) {
 	if w.Code != http.StatusOK {
 		t.Fatalf("status = %d, want 200", w.Code)
 	}
-	for _, name := range []string{"X-Awra-Key-Id", "X-Awra-Scopes", "Authorization", "X-Api-Key"} {
+	for _, name := range []string{"X-Awra-Key-Id", "X-Awra-Scopes", "Authorization", "X-Api-Key", "X_awra_key_id", "X.awra.scopes", "X-Original-Url"} {
 		if _, ok := forwarded[name]; ok {
 			t.Errorf("forwarded trailer %s, want it removed", name)
 		}
