@@ -70,6 +70,7 @@ func TestAmbiguousPath(t *testing.T) {
 		{"double-encoded escape", "/api/inventory/%25%32%65%25%32%65/x"},
 		{"double-encoded slash beside a literal percent", "/api/inventory/%252e%252e%252fsales%252forders%25"},
 		{"raw fragment mark", "/api/inventory/items#/admin"},
+		{"raw fragment mark in absolute form", "http://" + gw.addr() + "/api/inventory/items#/admin"},
 		{"encoded slash", "/api/inventory/a%2Fb"},
 		{"encoded slash lower case", "/api/inventory/a%2fb"},
 		{"encoded dot-dot-slash", "/api/inventory/..%2f..%2fadmin"},

@@ -78,6 +78,10 @@ func checkPaths(sent *http.Request, forwarded string) policy.PathProblem {
 		}
 		if path != "" && path != "*" && path[0] != '/' {
 			// Absolute form (GET http://host/path): judge its path part.
+			// URL parsing would drop a raw '#' and what follows it.
+			if strings.IndexByte(path, '#') >= 0 {
+				return policy.PathFragment
+			}
 			if u, err := sent.URL.Parse(path); err == nil {
 				path = u.EscapedPath()
 			}
