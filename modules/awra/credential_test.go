@@ -95,3 +95,36 @@ func TestQueryCarriesKeyManyPrefixes(t *testing.T) {
 		t.Error("queryCarriesKey(token glued to a letter) = false, want true")
 	}
 }
+
+// FuzzContainsToken checks the linear scan against a plain one that tries
+// every occurrence of the prefix with the rest of its run.
+func FuzzContainsToken(f *testing.F) {
+	token, err := policy.NewToken("k-1")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, seed := range []string{"", token, "x" + token, "awra_awra_" + token[len("awra_"):], token + "_x", "q=1&t=" + token + "&p=2", "awra_k_short"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want := false
+		for rest := s; ; {
+			i := strings.Index(rest, policy.TokenPrefix)
+			if i < 0 {
+				break
+			}
+			rest = rest[i+len(policy.TokenPrefix):]
+			end := 0
+			for end < len(rest) && isTokenByte(rest[end]) {
+				end++
+			}
+			if _, _, ok := policy.ParseToken(policy.TokenPrefix + rest[:end]); ok {
+				want = true
+				break
+			}
+		}
+		if got := containsToken(s); got != want {
+			t.Fatalf("containsToken(%q) = %v, want %v", s, got, want)
+		}
+	})
+}
