@@ -3,6 +3,8 @@
 package main
 
 import (
+	"runtime/debug"
+
 	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 
@@ -22,5 +24,52 @@ log in Redis Streams. Every standard Caddy command and module is included.
 
 Start with the README: build, create a key, run Caddyfile.example.
 `
+	caddy.CustomVersion = "awragate " + buildVersion() + " with Caddy"
 	caddycmd.Main()
+}
+
+// version, when set at link time (-ldflags "-X main.version=v1.2.3"),
+// names the build in place of what the build information says.
+var version string
+
+// buildVersion names the awragate build: version when set, its module
+// version when built as a tagged module, else the short commit and its
+// date, with "+modified" for a build from a changed checkout, or
+// "unknown" when Go recorded no version control information (as with
+// GOFLAGS=-buildvcs=false).
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var revision, date, modified string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			revision = s.Value
+		case "vcs.time":
+			date = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				modified = "+modified"
+			}
+		}
+	}
+	if revision == "" {
+		return "unknown"
+	}
+	if len(revision) > 12 {
+		revision = revision[:12]
+	}
+	revision += modified
+	if len(date) >= 10 {
+		revision += " (" + date[:10] + ")"
+	}
+	return revision
 }

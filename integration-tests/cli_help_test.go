@@ -29,3 +29,18 @@ func TestHelpNamesAwragate(t *testing.T) {
 		}
 	}
 }
+
+// The version names the awragate build before Caddy's version.
+func TestVersionNamesAwragate(t *testing.T) {
+	t.Parallel()
+	suiteMustExist(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, suite.binary, "version").CombinedOutput()
+	if err != nil {
+		t.Fatalf("awragate version: %v\n%s", err, out)
+	}
+	if s := string(out); !strings.HasPrefix(s, "awragate ") || !strings.Contains(s, " with Caddy v2.") {
+		t.Errorf("awragate version = %q, want \"awragate <build> with Caddy v2...\"", s)
+	}
+}
