@@ -29,7 +29,7 @@ Start with the README: build, create a key, run Caddyfile.example.
 }
 
 // version, when set at link time (-ldflags "-X main.version=v1.2.3"),
-// names the build in place of what the build information says.
+// names the build in place of the recorded build information.
 var version string
 
 // buildVersion names the awragate build: version when set, its module
