@@ -207,8 +207,9 @@ type problem struct {
 
 // checkProblem checks that resp is a denial with the status and reason:
 // Content-Type application/problem+json, every member present, the status
-// member equal to the HTTP status, a request id, and on 401 a Bearer
-// WWW-Authenticate challenge. request names the request in failure
+// member equal to the HTTP status, a request id, and on 401 a
+// WWW-Authenticate challenge: Signature for the webhook reasons, else
+// Bearer. request names the request in failure
 // messages. It returns the decoded body.
 func checkProblem(t testing.TB, request string, resp response, wantStatus int, wantReason string) problem {
 	t.Helper()
@@ -253,8 +254,12 @@ func checkProblem(t testing.TB, request string, resp response, wantStatus int, w
 	}
 
 	challenge := resp.Header.Get("WWW-Authenticate")
-	if wantStatus == http.StatusUnauthorized && !strings.HasPrefix(challenge, "Bearer") {
-		t.Errorf("%s: WWW-Authenticate = %q, want a Bearer challenge", request, challenge)
+	wantScheme := "Bearer"
+	if strings.HasPrefix(wantReason, "signature_") || wantReason == "timestamp_out_of_tolerance" {
+		wantScheme = "Signature"
+	}
+	if wantStatus == http.StatusUnauthorized && !strings.HasPrefix(challenge, wantScheme+" ") {
+		t.Errorf("%s: WWW-Authenticate = %q, want a %s challenge", request, challenge, wantScheme)
 	}
 	return p
 }

@@ -41,9 +41,14 @@ func writeProblem(w http.ResponseWriter, reason policy.Reason, status int, detai
 	h.Set("Cache-Control", "no-store")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	if status == http.StatusUnauthorized {
-		if reason == policy.ReasonKeyMissing {
+		switch reason {
+		case policy.ReasonKeyMissing:
 			h.Set("WWW-Authenticate", `Bearer realm="awragate"`)
-		} else {
+		case policy.ReasonSignatureMissing, policy.ReasonSignatureInvalid, policy.ReasonTimestampOutOfTolerance:
+			// A webhook route wants a provider signature, for which no
+			// scheme is registered; HTTP requires a challenge on 401.
+			h.Set("WWW-Authenticate", `Signature realm="awragate"`)
+		default:
 			h.Set("WWW-Authenticate", `Bearer realm="awragate", error="invalid_token"`)
 		}
 	}
