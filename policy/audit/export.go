@@ -23,9 +23,10 @@ const MaxJSONLine = 1 << 20
 // AppendJSONLine appends e to dst as one line of JSON Lines, ending in a
 // newline. The line is an object whose first member is "stream_id",
 // followed by the entry's fields in FieldNames order and then any other
-// fields in name order. Every value is a string as it was stored, and
-// malformed entries are written as stored, so an export keeps the evidence
-// that Verify rejects.
+// fields in name order, then the repeated occurrences of a field name
+// (which makes the line repeat a member). Every value is a string as it
+// was stored, and malformed entries are written as stored, so an export
+// keeps the evidence that Verify rejects.
 func AppendJSONLine(dst []byte, e Entry) []byte {
 	dst = append(dst, '{')
 	dst = appendJSONMember(dst, StreamIDMember, e.ID)
@@ -46,6 +47,10 @@ func AppendJSONLine(dst []byte, e Entry) []byte {
 	for _, name := range extra {
 		dst = append(dst, ',')
 		dst = appendJSONMember(dst, name, e.Fields[name])
+	}
+	for _, pair := range e.Repeated {
+		dst = append(dst, ',')
+		dst = appendJSONMember(dst, pair[0], pair[1])
 	}
 	return append(dst, '}', '\n')
 }
@@ -118,27 +123,59 @@ func ReadJSONLines(r io.Reader, fn func(Entry) error) error {
 }
 
 func decodeJSONLine(line []byte) (Entry, error) {
-	var members map[string]json.RawMessage
-	if err := json.Unmarshal(line, &members); err != nil {
-		return Entry{}, fmt.Errorf("not a JSON object: %w", err)
+	// A decoder with tokens sees every member, where unmarshalling into a
+	// map would keep only the last of a repeated name.
+	dec := json.NewDecoder(bytes.NewReader(line))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return Entry{}, errors.New("not a JSON object")
 	}
-
-	fields := make(map[string]string, len(members))
+	fields := make(map[string]string)
+	var repeated [][2]string
 	id := ""
 	hasID := false
-	for name, raw := range members {
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return Entry{}, fmt.Errorf("not a JSON object: %w", err)
+		}
+		name, ok := tok.(string)
+		if !ok {
+			return Entry{}, errors.New("not a JSON object")
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return Entry{}, fmt.Errorf("not a JSON object: %w", err)
+		}
 		var v string
 		if err := json.Unmarshal(raw, &v); err != nil || bytes.Equal(raw, []byte("null")) {
 			return Entry{}, fmt.Errorf("member '%s' is not a string", truncate(name))
 		}
 		if name == StreamIDMember {
+			if hasID {
+				return Entry{}, fmt.Errorf("member '%s' appears more than once", StreamIDMember)
+			}
 			id, hasID = v, true
+			continue
+		}
+		if _, seen := fields[name]; seen {
+			repeated = append(repeated, [2]string{name, v})
 			continue
 		}
 		fields[name] = v
 	}
+	if _, err := dec.Token(); err != nil {
+		return Entry{}, fmt.Errorf("not a JSON object: %w", err)
+	}
+	if dec.More() {
+		return Entry{}, errors.New("not a JSON object: data after the object")
+	}
 	if !hasID {
 		return Entry{}, fmt.Errorf("member '%s' is missing", StreamIDMember)
 	}
-	return NewEntry(id, fields), nil
+	e := NewEntry(id, fields)
+	if len(repeated) > 0 {
+		e.Repeated = repeated
+		e.Err = fmt.Errorf("field '%s' appears more than once", truncate(repeated[0][0]))
+	}
+	return e, nil
 }

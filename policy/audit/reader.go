@@ -18,6 +18,12 @@ type Entry struct {
 	Fields map[string]string // the entry's fields as stored
 	Event  Event             // the decoded event, valid when Err is nil
 	Err    error             // decoding error of Fields, see ParseFields
+
+	// Repeated holds the later occurrences of field names that the entry
+	// stores more than once, as name and value in stored order; Fields
+	// keeps the first. Such an entry is malformed: readers that keep
+	// another occurrence would see a value the hash does not cover.
+	Repeated [][2]string
 }
 
 // NewEntry decodes the fields of the stream entry id.
@@ -26,19 +32,61 @@ func NewEntry(id string, fields map[string]string) Entry {
 	return Entry{ID: id, Fields: fields, Event: ev, Err: err}
 }
 
-// entryFromMessage converts a go-redis stream message. Values that are not
-// strings, which Redis never returns for stream fields, make the entry
-// malformed.
-func entryFromMessage(m redis.XMessage) Entry {
-	fields := make(map[string]string, len(m.Values))
-	for k, v := range m.Values {
-		s, ok := v.(string)
-		if !ok {
-			return Entry{ID: m.ID, Fields: fields, Err: fmt.Errorf("field '%s' is not a string", truncate(k))}
+// entryFromPairs builds the entry id from the field names and values of a
+// raw XRANGE reply, keeping repeated names (see Entry.Repeated).
+func entryFromPairs(id string, pairs []any) Entry {
+	fields := make(map[string]string, len(pairs)/2)
+	var repeated [][2]string
+	for i := 0; i+1 < len(pairs); i += 2 {
+		name, ok1 := pairs[i].(string)
+		value, ok2 := pairs[i+1].(string)
+		if !ok1 || !ok2 {
+			return Entry{ID: id, Fields: fields, Err: fmt.Errorf("field %d is not a string", i/2+1)}
 		}
-		fields[k] = s
+		if _, seen := fields[name]; seen {
+			repeated = append(repeated, [2]string{name, value})
+			continue
+		}
+		fields[name] = value
 	}
-	return NewEntry(m.ID, fields)
+	e := NewEntry(id, fields)
+	if len(pairs)%2 != 0 {
+		e.Err = errors.New("the entry has a field name without a value")
+	}
+	if len(repeated) > 0 {
+		e.Repeated = repeated
+		e.Err = fmt.Errorf("field '%s' appears more than once", truncate(repeated[0][0]))
+	}
+	return e
+}
+
+// readRange reads up to count entries of stream from start with a raw
+// XRANGE, because go-redis's stream messages keep only the last value of
+// a repeated field name.
+func readRange(ctx context.Context, client redis.Cmdable, stream, start string, count int64) ([]Entry, error) {
+	pipe := client.Pipeline()
+	cmd := pipe.Do(ctx, "XRANGE", stream, start, "+", "COUNT", count)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, err
+	}
+	reply, err := cmd.Slice()
+	if err != nil {
+		return nil, err
+	}
+	entries := make([]Entry, 0, len(reply))
+	for _, item := range reply {
+		msg, ok := item.([]any)
+		if !ok || len(msg) < 2 {
+			return nil, fmt.Errorf("unexpected XRANGE reply element %T", item)
+		}
+		id, ok := msg[0].(string)
+		if !ok {
+			return nil, fmt.Errorf("unexpected XRANGE entry id %T", msg[0])
+		}
+		pairs, _ := msg[1].([]any) // nil for an entry without fields
+		entries = append(entries, entryFromPairs(id, pairs))
+	}
+	return entries, nil
 }
 
 // ReadStream calls fn for each entry of stream with an id at or after
@@ -54,20 +102,20 @@ func ReadStream(ctx context.Context, client redis.Cmdable, stream, start string,
 		pageSize = DefaultPageSize
 	}
 	for {
-		msgs, err := client.XRangeN(ctx, stream, start, "+", pageSize).Result()
+		entries, err := readRange(ctx, client, stream, start, pageSize)
 		if err != nil {
 			return fmt.Errorf("reading audit stream '%s' from '%s': %w", stream, start, err)
 		}
-		for _, m := range msgs {
-			if err := fn(entryFromMessage(m)); err != nil {
+		for _, e := range entries {
+			if err := fn(e); err != nil {
 				return err
 			}
 		}
-		if int64(len(msgs)) < pageSize {
+		if int64(len(entries)) < pageSize {
 			return nil
 		}
 		// "(" makes the next page start after the last id (Redis 6.2 and later).
-		start = "(" + msgs[len(msgs)-1].ID
+		start = "(" + entries[len(entries)-1].ID
 	}
 }
 
