@@ -32,8 +32,9 @@ func NewEntry(id string, fields map[string]string) Entry {
 	return Entry{ID: id, Fields: fields, Event: ev, Err: err}
 }
 
-// entryFromPairs builds the entry id from the field names and values of a
-// raw XRANGE reply, keeping repeated names (see Entry.Repeated).
+// entryFromPairs builds the Entry with the given id from the field names
+// and values of a raw XRANGE reply, keeping repeated names (see
+// Entry.Repeated).
 func entryFromPairs(id string, pairs []any) Entry {
 	fields := make(map[string]string, len(pairs)/2)
 	var repeated [][2]string
