@@ -162,12 +162,17 @@ the gateway declared it with an events_lost event. Reading from Redis,
 verify also compares each chain with the watermark the gateways keep
 beside the stream, so entries removed from the end are found too.
 
+Declared gaps pass, because the gateway signed them; --fail-on-loss makes
+a chain that declares lost or dropped events fail too, for audits that
+must not accept any gap.
+
 The chain key comes from the `+auditcli.ChainKeyEnv+` environment variable.
 verify prints one line per instance and exits with an error naming the
 first bad entry: stream id, instance, seq and what is wrong.
 `)
 	c.Args = noArgs
 	c.Flags().StringVar(&a.FromFile, "from-file", "", "JSON Lines export to check instead of the stream")
+	c.Flags().BoolVar(&a.FailOnLoss, "fail-on-loss", false, "also fail when a chain declares lost or dropped events")
 	c.RunE = func(c *cobra.Command, _ []string) error {
 		a.Source = *src
 		discardRedisLogs()

@@ -17,6 +17,11 @@ type VerifyArgs struct {
 
 	// FromFile is a JSON Lines export to check instead of the stream.
 	FromFile string
+
+	// FailOnLoss makes declared gaps fail too: events_lost ranges and
+	// events_dropped counts, which pass by default because the gateway
+	// signed them.
+	FailOnLoss bool
 }
 
 // ErrVerifyFailed is wrapped by the error Verify returns when it found a
@@ -67,6 +72,11 @@ func (r *Runner) Verify(ctx context.Context, a VerifyArgs) error {
 			ErrVerifyFailed, source, len(rep.Instances))
 	}
 	if rep.OK() {
+		if a.FailOnLoss {
+			if err := declaredLoss(&rep); err != nil {
+				return fmt.Errorf("%w: %s: %w", ErrVerifyFailed, source, err)
+			}
+		}
 		fmt.Fprintf(r.Stdout, "ok: every chain is intact\n")
 		return nil
 	}
@@ -78,6 +88,22 @@ func (r *Runner) Verify(ctx context.Context, a VerifyArgs) error {
 		fmt.Fprintf(r.Stderr, "problem: %d more not listed\n", more)
 	}
 	return fmt.Errorf("%w: %s in %s; the first: %s", ErrVerifyFailed, plural(rep.ProblemCount, "problem", "problems"), source, describeProblem(rep.Problems[0]))
+}
+
+// declaredLoss names the first instance whose chain declares lost or
+// dropped events, or returns nil when none does.
+func declaredLoss(rep *audit.Report) error {
+	for i := range rep.Instances {
+		in := &rep.Instances[i]
+		if len(in.Lost) > 0 {
+			l := in.Lost[0]
+			return fmt.Errorf("instance %s declares seq %d-%d lost (--fail-on-loss)", showValue(in.Instance), l.From, l.To)
+		}
+		if in.Dropped > 0 {
+			return fmt.Errorf("instance %s declares %d events dropped (--fail-on-loss)", showValue(in.Instance), in.Dropped)
+		}
+	}
+	return nil
 }
 
 // addStream feeds the stream's entries to v after its watermarks, and

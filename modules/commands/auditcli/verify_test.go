@@ -231,3 +231,33 @@ func TestVerifyNothingToCheck(t *testing.T) {
 		t.Errorf("Verify(deleted stream) stdout = %q, want %q", stdout, want)
 	}
 }
+
+// A chain that declares dropped events passes by default and fails with
+// --fail-on-loss, which names the instance.
+func TestVerifyFailOnLoss(t *testing.T) {
+	s := startStream(t)
+	key := newChainKey(t)
+	events := chainEvents(key, "gw1-aaaaaaaa", 4)
+	// Turn seq 3 into the gateway's note about dropped events, re-chained.
+	events[2].Module, events[2].Decision, events[2].Reason = audit.ModuleAudit, audit.DecisionDeny, audit.ReasonEventsDropped
+	events[2].Detail, events[2].KeyID, events[2].Status = "dropped=7 queue_full=7 queue_bytes=0 spool_error=0", "", 0
+	for i := 2; i < len(events); i++ {
+		events[i].PrevHash = events[i-1].Hash
+		events[i].Hash = audit.ComputeHash([]byte(key), &events[i])
+	}
+	s.addEvents(t, events)
+
+	r, stdout, stderr := testRunner(key, testEpoch)
+	if err := r.Verify(context.Background(), VerifyArgs{Source: s.source()}); err != nil {
+		t.Fatalf("Verify() = %v, want nil; stderr:\n%s", err, stderr)
+	}
+	if !strings.Contains(stdout.String(), "dropped 7,") {
+		t.Errorf("Verify() stdout = %q, want the dropped count", stdout)
+	}
+
+	r, _, _ = testRunner(key, testEpoch)
+	err := r.Verify(context.Background(), VerifyArgs{Source: s.source(), FailOnLoss: true})
+	if !errors.Is(err, ErrVerifyFailed) || !strings.Contains(err.Error(), "instance gw1-aaaaaaaa declares 7 events dropped") {
+		t.Errorf("Verify(--fail-on-loss) = %v, want ErrVerifyFailed naming the instance and the count", err)
+	}
+}
