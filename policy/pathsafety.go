@@ -127,6 +127,13 @@ func checkEncodedSegment(seg string) PathProblem {
 	}
 }
 
+// UnescapeLeniently decodes every valid %XX escape of s once and keeps any
+// other '%', and '+', as they are, as lenient decoders in web frameworks do.
+func UnescapeLeniently(s string) string {
+	out, _, _ := unescapeOnce(s, true)
+	return out
+}
+
 // unescapeOnce decodes every %XX escape of s once. A '%' without two hex
 // digits after it makes ok false, or with lenient is kept as it is.
 func unescapeOnce(s string, lenient bool) (out string, changed, ok bool) {

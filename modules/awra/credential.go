@@ -39,7 +39,7 @@ func queryCarriesKey(rawQuery string) bool {
 	if rawQuery == "" {
 		return false
 	}
-	if containsToken(rawQuery) || strings.IndexByte(rawQuery, '%') >= 0 && containsToken(decodeLeniently(rawQuery)) {
+	if containsToken(rawQuery) || strings.IndexByte(rawQuery, '%') >= 0 && containsToken(policy.UnescapeLeniently(rawQuery)) {
 		return true
 	}
 	for rawQuery != "" {
@@ -100,7 +100,7 @@ func endsWithToken(run string) bool {
 // token as written, percent-encoded, or in Basic credentials, where many
 // frameworks accept an API key as the user name or the password.
 func authorizationHoldsToken(v string) bool {
-	if containsToken(v) || strings.IndexByte(v, '%') >= 0 && containsToken(decodeLeniently(v)) {
+	if containsToken(v) || strings.IndexByte(v, '%') >= 0 && containsToken(policy.UnescapeLeniently(v)) {
 		return true
 	}
 	scheme, creds, ok := strings.Cut(strings.TrimSpace(v), " ")
@@ -118,21 +118,6 @@ func authorizationHoldsToken(v string) bool {
 // isTokenByte reports whether c may appear in a token after its prefix.
 func isTokenByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
-}
-
-// decodeLeniently decodes every valid %XX escape of s once and keeps any
-// other byte, '+' included, as it is.
-func decodeLeniently(s string) string {
-	buf := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == '%' && i+2 < len(s) && isHexDigit(s[i+1]) && isHexDigit(s[i+2]) {
-			c = hexValue(s[i+1])<<4 | hexValue(s[i+2])
-			i += 2
-		}
-		buf = append(buf, c)
-	}
-	return string(buf)
 }
 
 // looksLikeToken reports whether a raw query value starts with the token

@@ -67,10 +67,13 @@ func (s *memoryDeliveryStore) begin(_ context.Context, now time.Time, k *deliver
 
 	evs := make([]*memoryEvent, len(k.events))
 	busy := false
+	count, missing := 0, 0
 	for i, key := range k.events {
 		evs[i] = s.event(now, key)
 		switch {
 		case evs[i] == nil:
+			missing++
+			continue
 		case evs[i].state == eventDelivered:
 			if err := s.storeReplays(now, k); err != nil {
 				return 0, err
@@ -79,18 +82,10 @@ func (s *memoryDeliveryStore) begin(_ context.Context, now time.Time, k *deliver
 		case evs[i].state != "":
 			busy = true
 		}
+		count = max(count, evs[i].count)
 	}
 	if busy {
 		return admitInFlight, nil
-	}
-
-	count, missing := 0, 0
-	for _, ev := range evs {
-		if ev == nil {
-			missing++
-		} else {
-			count = max(count, ev.count)
-		}
 	}
 	count++
 	forward := count <= k.maxDeliveries

@@ -63,7 +63,8 @@ func entryFromPairs(id string, pairs []any) Entry {
 
 // readRange reads up to count entries of stream from start with a raw
 // XRANGE, because go-redis's stream messages keep only the last value of
-// a repeated field name.
+// a repeated field name. It goes through a pipeline because redis.Cmdable
+// has no Do.
 func readRange(ctx context.Context, client redis.Cmdable, stream, start string, count int64) ([]Entry, error) {
 	pipe := client.Pipeline()
 	cmd := pipe.Do(ctx, "XRANGE", stream, start, "+", "COUNT", count)
