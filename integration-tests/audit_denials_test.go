@@ -9,10 +9,9 @@ import (
 	"time"
 )
 
-// The denials added for path fragments, second keys, keys inside a query
-// and signed links cut by a '#' each reach the audit stream as a deny with
-// their reason, and the second key appears in neither the stream nor the
-// gateway log.
+// Denials for path fragments, second keys, keys inside a query and signed
+// links cut by a '#' each reach the audit stream with their reason. The
+// second key appears in neither the stream nor the gateway log.
 func TestAuditRecordsNewDenials(t *testing.T) {
 	rig := newAuditRig(t)
 	rig.start(t)

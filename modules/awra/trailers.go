@@ -9,9 +9,9 @@ import (
 // guardTrailers keeps X-Awra-* names, the named credential headers, the
 // rewrite headers and names with '_' or '.' out of the request trailers
 // that reverse_proxy forwards, as the handlers and Caddy keep them out of
-// the headers. Trailers come after the body: net/http
-// adds the received ones to r.Trailer when the body reaches EOF, whether
-// the client declared them or not, so the names are removed then as well.
+// the headers. net/http adds the received trailers to r.Trailer when the
+// body reaches EOF, so the names are removed then as well.
+//
 // Without declared trailers r.Trailer is nil. net/http then puts the
 // received ones on its own copy of the request, which reverse_proxy does
 // not read, so nothing needs doing (an integration test checks this).
@@ -24,8 +24,10 @@ func guardTrailers(r *http.Request, credentialHeaders ...string) {
 		stripAwraHeaders(trailer)
 		stripRewriteHeaders(trailer)
 		for name := range trailer {
-			// Caddy drops header names with '_' or '.', which some
-			// servers read as '-', but not trailer names.
+			// By default Caddy drops request headers with '_' or '.' in
+			// their names, because CGI and FastCGI backends map '-' to
+			// '_' and such a name can pose as another. It does not
+			// filter trailers.
 			if strings.ContainsAny(name, "_.") {
 				delete(trailer, name)
 			}

@@ -123,7 +123,7 @@ func ReadJSONLines(r io.Reader, fn func(Entry) error) error {
 }
 
 func decodeJSONLine(line []byte) (Entry, error) {
-	// A decoder with tokens sees every member, where unmarshalling into a
+	// Reading tokens returns every member, whereas unmarshalling into a
 	// map would keep only the last of a repeated name.
 	dec := json.NewDecoder(bytes.NewReader(line))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
