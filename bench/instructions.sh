@@ -41,6 +41,9 @@ usage: bench/instructions.sh [options]
   --rounds N        runs per scenario, each with a fresh proxy; the table
                     reports the median; default 1
   --out FILE        also write the results as Markdown to FILE
+  --keep DIR        copy each run's callgrind dump to DIR/<scenario>.<round>
+                    for function-level comparison, for example with
+                    callgrind_annotate --inclusive=yes
   -h, --help        show this help
 
 What the count leaves out: kernel time (the socket system calls, 27% to
@@ -73,12 +76,13 @@ requests=10000
 conns=8
 rounds=1
 out_file=""
+keep_dir=""
 warm_requests=500
 command_line="bench/instructions.sh$(printf " %q" "$@")"
 
 while (($# > 0)); do
 	case $1 in
-	--scenarios | --requests | --conns | --rounds | --out)
+	--scenarios | --requests | --conns | --rounds | --out | --keep)
 		(($# >= 2)) || usage_error "option '$1' needs a value"
 		case $1 in
 		--scenarios) scenario_list=$2 ;;
@@ -86,6 +90,7 @@ while (($# > 0)); do
 		--conns) conns=$2 ;;
 		--rounds) rounds=$2 ;;
 		--out) out_file=$2 ;;
+		--keep) keep_dir=$2 ;;
 		esac
 		shift 2
 		;;
@@ -121,6 +126,10 @@ command -v go >/dev/null 2>&1 || die "go is not on PATH: install Go 1.26 or add 
 command -v curl >/dev/null 2>&1 || die "curl is not on PATH: install it with 'apt-get install -y curl'"
 
 [[ -z $out_file || $out_file == /* ]] || out_file=$PWD/$out_file
+if [[ -n $keep_dir ]]; then
+	mkdir -p "$keep_dir" || usage_error "--keep '$keep_dir': cannot create the directory; give a writable path"
+	keep_dir=$(cd "$keep_dir" && pwd)
+fi
 repo=$(cd "$bench_dir/.." && pwd)
 cd "$repo"
 
@@ -147,7 +156,7 @@ mkdir -p "$work/callgrind"
 # warm_requests uncounted requests, zeroes the counters, sends requests
 # counted ones and sets per_request to the instructions per request.
 count_once() {
-	local scenario=$1 round=$2 out total
+	local scenario=$1 round=$2 out total dump
 	out=$work/callgrind/$scenario.$round
 	proxy_pin=(env GODEBUG=asyncpreemptoff=1 GOMAXPROCS=1
 		valgrind --tool=callgrind --trace-children=yes --callgrind-out-file="$out.%p")
@@ -163,8 +172,10 @@ count_once() {
 		die "$scenario: callgrind_control --dump failed: $(tail -n 2 "$work/callgrind/control.log")"
 
 	# The dump is the newest file; its "totals:" line is the instruction count.
-	total=$(awk '/^totals:/ { print $2 }' "$(ls -t "$out".* | head -n 1)")
+	dump=$(ls -t "$out".* | head -n 1)
+	total=$(awk '/^totals:/ { print $2 }' "$dump")
 	[[ $total =~ ^[0-9]+$ ]] || die "$scenario: no instruction total in the callgrind dump"
+	[[ -z $keep_dir ]] || cp "$dump" "$keep_dir/$scenario.$round"
 	# SIGKILL, because valgrind 3.19 aborted on a graceful stop's signal
 	# here, and the count is written already.
 	kill -KILL "$proxy_pid" 2>/dev/null || true

@@ -112,25 +112,26 @@ func (h *APIKey) Validate() error {
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
 func (h *APIKey) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	now := time.Now()
-	d := newDecision("api_key", r, now)
+	d := startDecision("api_key", r, now)
+	defer d.release()
 	client := d.clientIP
 
 	stripRewriteHeaders(r.Header)
 
 	if p := checkRequestPaths(r, d.path); p != policy.PathOK {
-		return h.deny(w, &d, policy.ReasonPathAmbiguous, string(p), 0)
+		return h.deny(w, d, policy.ReasonPathAmbiguous, string(p), 0)
 	}
 	if queryCarriesKey(r.URL.RawQuery) {
-		return h.deny(w, &d, policy.ReasonKeyMissing, string(credInQuery), 0)
+		return h.deny(w, d, policy.ReasonKeyMissing, string(credInQuery), 0)
 	}
 
 	cred, problem := findCredential(r.Header, h.keyHeaders)
 	switch problem {
 	case credOK:
 	case credDuplicated:
-		return h.deny(w, &d, policy.ReasonKeyInvalid, string(problem), 0)
+		return h.deny(w, d, policy.ReasonKeyInvalid, string(problem), 0)
 	default:
-		return h.deny(w, &d, policy.ReasonKeyMissing, string(problem), 0)
+		return h.deny(w, d, policy.ReasonKeyMissing, string(problem), 0)
 	}
 
 	res := h.app.Registry().Authenticate(policy.AuthRequest{
@@ -141,7 +142,7 @@ func (h *APIKey) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhtt
 	})
 	d.keyID = res.KeyID
 	if h.app.quarantined(res) {
-		return h.deny(w, &d, policy.ReasonKeyQuarantined, "the API key is quarantined after repeated use from outside its networks; ask the key's owner or a security admin to resume it", 0)
+		return h.deny(w, d, policy.ReasonKeyQuarantined, "the API key is quarantined after repeated use from outside its networks; ask the key's owner or a security admin to resume it", 0)
 	}
 	if !res.Allowed() {
 		if res.Reason == policy.ReasonIPNotAllowed {
@@ -155,7 +156,7 @@ func (h *APIKey) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhtt
 				At:       now,
 			})
 		}
-		return h.deny(w, &d, res.Reason, authDetail(res), 0)
+		return h.deny(w, d, res.Reason, authDetail(res), 0)
 	}
 	k := res.Key
 	d.scopes = k.ScopesHeader
@@ -163,7 +164,7 @@ func (h *APIKey) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhtt
 	// The rate limit fields go on every response of a limited key, so they
 	// are set before the request goes on.
 	if lr, limited := h.app.limits.check(r.Context(), w.Header(), k, now); limited && !lr.Allowed {
-		return h.deny(w, &d, policy.ReasonRateLimited, "the key's rate limit is exceeded; retry after the time in Retry-After", lr.RetryAfterSeconds())
+		return h.deny(w, d, policy.ReasonRateLimited, "the key's rate limit is exceeded; retry after the time in Retry-After", lr.RetryAfterSeconds())
 	}
 
 	// The request passes: replace the credential with the identity.
@@ -173,16 +174,16 @@ func (h *APIKey) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhtt
 	}
 	stripAwraHeaders(r.Header)
 	guardTrailers(r, h.credHeaders...)
-	setIdentity(r.Header, h.idHeader, d.requestID, "X-Awra-Key-Id", k.ID, "X-Awra-Scopes", k.ScopesHeader)
+	setIdentity(r.Header, h.idHeader, d, "X-Awra-Key-Id", k.ID, "X-Awra-Scopes", k.ScopesHeader)
 
-	return serveAllowed(w, r, next, &d, h.recorder)
+	return serveAllowed(w, r, next, d, h.recorder)
 }
 
 func (h *APIKey) deny(w http.ResponseWriter, d *decision, reason policy.Reason, detail string, retryAfter int) error {
 	d.reason = reason
 	d.status = reason.Status()
 	h.recorder.record(d)
-	writeProblem(w, reason, d.status, detail, d.requestID, retryAfter)
+	writeProblem(w, reason, d.status, detail, d.id(), retryAfter)
 	return nil
 }
 

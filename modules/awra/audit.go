@@ -230,7 +230,7 @@ func (ar auditRecorder) record(d *decision) {
 	}
 	ev := audit.NewEvent()
 	ev.TS = d.start
-	ev.RequestID = d.requestID
+	ev.RequestID = d.id()
 	ev.Module = audit.Module(d.module)
 	ev.Decision = audit.DecisionDeny
 	if d.allow {

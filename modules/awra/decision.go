@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -41,21 +42,44 @@ type decision struct {
 	sw statusWriter
 }
 
-// newDecision starts the record of a handler's decision on r with the
-// request facts every module records: a new request id, the client and
-// peer addresses, method, host and path.
-func newDecision(module string, r *http.Request, now time.Time) decision {
+// decisions recycles decision records. A handler takes one per request and
+// gives it back when it returns, after the decision is recorded, which
+// saves a 320-byte allocation with pointers on every request.
+var decisions = sync.Pool{New: func() any { return new(decision) }}
+
+// startDecision starts the record of a handler's decision on r with the
+// request facts every module records: the client and peer addresses,
+// method, host and path. The caller must call release when it has
+// recorded the decision and the next handler has returned.
+func startDecision(module string, r *http.Request, now time.Time) *decision {
 	client, peer := clientAddr(r)
-	return decision{
-		module:    module,
-		requestID: newRequestID(),
-		clientIP:  client,
-		peerIP:    peer,
-		method:    r.Method,
-		host:      r.Host,
-		path:      requestPath(r),
-		start:     now,
+	d := decisions.Get().(*decision)
+	*d = decision{
+		module:   module,
+		clientIP: client,
+		peerIP:   peer,
+		method:   r.Method,
+		host:     r.Host,
+		path:     requestPath(r),
+		start:    now,
 	}
+	return d
+}
+
+// release clears d, so that the pool holds no request data or response
+// writer, and returns it to the pool.
+func (d *decision) release() {
+	*d = decision{}
+	decisions.Put(d)
+}
+
+// id returns the decision's request id, made on first use: an allowed
+// request that nothing logs, audits or forwards the id of needs none.
+func (d *decision) id() string {
+	if d.requestID == "" {
+		d.requestID = newRequestID()
+	}
+	return d.requestID
 }
 
 // decisionRecorder carries decisions to where they are kept.
@@ -90,7 +114,7 @@ func (lr logRecorder) recordAt(d *decision, level zapcore.Level) {
 	}
 	ce.Write(
 		zap.String("module", d.module),
-		zap.String("request_id", d.requestID),
+		zap.String("request_id", d.id()),
 		zap.String("reason", string(d.reason)),
 		zap.Int("status", d.status),
 		zap.String("key_id", d.keyID),

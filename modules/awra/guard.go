@@ -34,11 +34,11 @@ func stripAwraHeaders(h http.Header) {
 }
 
 // setIdentity sets the identity headers of an allowed request: pairs of
-// canonical names and values, and the request id in idHeader unless
+// canonical names and values, and d's request id in idHeader unless
 // idHeader is empty. One allocation holds every value, and each header's
 // slice is capped at its own element, so an append to one header cannot
 // overwrite another.
-func setIdentity(h http.Header, idHeader, requestID string, pairs ...string) {
+func setIdentity(h http.Header, idHeader string, d *decision, pairs ...string) {
 	n := len(pairs) / 2
 	values := make([]string, n, n+1)
 	for i := range n {
@@ -46,7 +46,7 @@ func setIdentity(h http.Header, idHeader, requestID string, pairs ...string) {
 		h[pairs[2*i]] = values[i : i+1 : i+1]
 	}
 	if idHeader != "" {
-		values = append(values, requestID)
+		values = append(values, d.id())
 		h[idHeader] = values[n : n+1 : n+1]
 	}
 }

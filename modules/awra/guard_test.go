@@ -7,7 +7,7 @@ import (
 
 func TestSetIdentityKeepsValuesApart(t *testing.T) {
 	h := http.Header{"X-Awra-Key-Id": {"spoofed"}, "X-Request-Id": {"spoofed"}}
-	setIdentity(h, "X-Request-Id", "req-1", "X-Awra-Key-Id", "k1", "X-Awra-Scopes", "inventory:read")
+	setIdentity(h, "X-Request-Id", &decision{requestID: "req-1"}, "X-Awra-Key-Id", "k1", "X-Awra-Scopes", "inventory:read")
 
 	if got := h["X-Awra-Key-Id"]; len(got) != 1 || got[0] != "k1" {
 		t.Fatalf("X-Awra-Key-Id = %q, want [k1]", got)
@@ -28,7 +28,7 @@ func TestSetIdentityKeepsValuesApart(t *testing.T) {
 
 func TestSetIdentityWithoutRequestID(t *testing.T) {
 	h := http.Header{}
-	setIdentity(h, "", "req-1", "X-Awra-Url-Key-Id", "k2026")
+	setIdentity(h, "", &decision{requestID: "req-1"}, "X-Awra-Url-Key-Id", "k2026")
 
 	if len(h) != 1 || h.Get("X-Awra-Url-Key-Id") != "k2026" {
 		t.Fatalf("headers = %v, want only X-Awra-Url-Key-Id: k2026", h)

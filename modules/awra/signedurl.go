@@ -113,7 +113,8 @@ func (h *SignedURL) Provision(ctx caddy.Context) error {
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
 func (h *SignedURL) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	now := time.Now()
-	d := newDecision("signed_url", r, now)
+	d := startDecision("signed_url", r, now)
+	defer d.release()
 
 	stripRewriteHeaders(r.Header)
 	// One context lookup serves the path check and the signed string.
@@ -123,7 +124,7 @@ func (h *SignedURL) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddy
 		sent = &orig
 	}
 	if p := checkPaths(sent, d.path); p != policy.PathOK {
-		return h.deny(w, &d, policy.ReasonPathAmbiguous, string(p))
+		return h.deny(w, d, policy.ReasonPathAmbiguous, string(p))
 	}
 
 	rawPath, rawQuery := sentPathAndQuery(r, sent)
@@ -134,7 +135,7 @@ func (h *SignedURL) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddy
 	res := h.verifier.Verify(now, r.Method, scheme, r.Host, rawPath, rawQuery)
 	d.keyID = res.KeyID
 	if !res.Allowed() {
-		return h.deny(w, &d, res.Reason, signedURLDetail(res.Reason))
+		return h.deny(w, d, res.Reason, signedURLDetail(res.Reason))
 	}
 
 	// Forward the query without the control parameters. When an earlier
@@ -147,16 +148,16 @@ func (h *SignedURL) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddy
 
 	stripAwraHeaders(r.Header)
 	guardTrailers(r)
-	setIdentity(r.Header, h.idHeader, d.requestID, "X-Awra-Url-Key-Id", res.KeyID)
+	setIdentity(r.Header, h.idHeader, d, "X-Awra-Url-Key-Id", res.KeyID)
 
-	return serveAllowed(w, r, next, &d, h.recorder)
+	return serveAllowed(w, r, next, d, h.recorder)
 }
 
 func (h *SignedURL) deny(w http.ResponseWriter, d *decision, reason policy.Reason, detail string) error {
 	d.reason = reason
 	d.status = reason.Status()
 	h.recorder.record(d)
-	writeProblem(w, reason, d.status, detail, d.requestID, 0)
+	writeProblem(w, reason, d.status, detail, d.id(), 0)
 	return nil
 }
 

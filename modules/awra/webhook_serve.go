@@ -37,13 +37,14 @@ const (
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
 func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	now := time.Now()
-	d := newDecision("webhook", r, now)
+	d := startDecision("webhook", r, now)
+	defer d.release()
 	d.provider = h.Provider
 	client := d.clientIP
 
 	stripRewriteHeaders(r.Header)
 	if p := checkRequestPaths(r, d.path); p != policy.PathOK {
-		return h.deny(w, &d, policy.ReasonPathAmbiguous, string(p), 0)
+		return h.deny(w, d, policy.ReasonPathAmbiguous, string(p), 0)
 	}
 	if h.sources != nil && !h.sources.Contains(client) {
 		d.eventID = h.verifier.DeliveryID(r.Header)
@@ -55,7 +56,7 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			Allowed:  h.sources.Prefixes(),
 			At:       now,
 		})
-		return h.deny(w, &d, policy.ReasonSourceIPNotAllowed, "webhooks are not accepted from this address", 0)
+		return h.deny(w, d, policy.ReasonSourceIPNotAllowed, "webhooks are not accepted from this address", 0)
 	}
 
 	// Read the body before verifying, and never more than max_body, so a
@@ -64,9 +65,9 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if err != nil {
 		d.eventID = h.verifier.DeliveryID(r.Header)
 		if errors.Is(err, errBodyTooLarge) {
-			return h.deny(w, &d, policy.ReasonBodyTooLarge, "the body exceeds this route's limit of "+strconv.FormatInt(h.maxBody, 10)+" bytes", 0)
+			return h.deny(w, d, policy.ReasonBodyTooLarge, "the body exceeds this route's limit of "+strconv.FormatInt(h.maxBody, 10)+" bytes", 0)
 		}
-		h.logger.Debug("reading the webhook body failed", zap.String("request_id", d.requestID), zap.Error(err))
+		h.logger.Debug("reading the webhook body failed", zap.String("request_id", d.id()), zap.Error(err))
 		return caddyhttp.Error(http.StatusBadRequest, err)
 	}
 
@@ -76,44 +77,44 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		d.eventID = h.verifier.DeliveryID(r.Header)
 	}
 	if !res.OK() {
-		return h.deny(w, &d, res.Reason, res.Detail, 0)
+		return h.deny(w, d, res.Reason, res.Detail, 0)
 	}
 	d.detail = webhookDetail(d.eventID, res.Timestamp, now)
 
-	keys := h.deliveryKeys(&res, d.requestID, now)
+	keys := h.deliveryKeys(&res, d.id(), now)
 	ctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
 	adm, err := h.store.begin(ctx, now, &keys)
 	cancel()
 	if err != nil {
 		h.storeErrors.log(h.logger, now, "webhook replay store unavailable; rejecting deliveries", err,
-			zap.String("provider", h.Provider), zap.String("request_id", d.requestID))
-		return h.deny(w, &d, reasonReplayStoreUnavailable, "the gateway cannot check this delivery for replays right now; retry after the time in Retry-After", storeRetryAfter)
+			zap.String("provider", h.Provider), zap.String("request_id", d.id()))
+		return h.deny(w, d, reasonReplayStoreUnavailable, "the gateway cannot check this delivery for replays right now; retry after the time in Retry-After", storeRetryAfter)
 	}
 	switch adm {
 	case admitReplayed:
-		return h.deny(w, &d, policy.ReasonWebhookReplayed, "these signed bytes were delivered before; a retry must be signed anew", 0)
+		return h.deny(w, d, policy.ReasonWebhookReplayed, "these signed bytes were delivered before; a retry must be signed anew", 0)
 	case admitInFlight:
-		return h.deny(w, &d, policy.ReasonWebhookReplayed, "this event is being delivered right now; retry after the time in Retry-After", inFlightRetryAfter)
+		return h.deny(w, d, policy.ReasonWebhookReplayed, "this event is being delivered right now; retry after the time in Retry-After", inFlightRetryAfter)
 	case admitLimitExceeded:
-		return h.deny(w, &d, policy.ReasonRetryLimitExceeded, "this event has reached the route's limit of "+strconv.Itoa(h.maxDeliveries)+" delivery attempts", 0)
+		return h.deny(w, d, policy.ReasonRetryLimitExceeded, "this event has reached the route's limit of "+strconv.Itoa(h.maxDeliveries)+" delivery attempts", 0)
 	case admitDuplicate:
-		return h.answerDuplicate(w, &d)
+		return h.answerDuplicate(w, d)
 	}
 
 	forwardBody(r, body)
 	stripAwraHeaders(r.Header)
 	guardTrailers(r)
-	setIdentity(r.Header, h.idHeader, d.requestID, "X-Awra-Webhook-Provider", h.Provider)
+	setIdentity(r.Header, h.idHeader, d, "X-Awra-Webhook-Provider", h.Provider)
 
 	// serveAllowed records the decision with the response status after
 	// the upstream responded. finish runs first, inside it, and reads the
 	// status from the writer that serveAllowed wrapped around w.
 	upstream := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		err := next.ServeHTTP(w, r)
-		h.finish(r.Context(), &keys, d.sw.status, err, d.requestID)
+		h.finish(r.Context(), &keys, d.sw.status, err, d.id())
 		return err
 	})
-	return serveAllowed(w, r, upstream, &d, h.recorder)
+	return serveAllowed(w, r, upstream, d, h.recorder)
 }
 
 // deliveryKeys names the store entries of a verified delivery under the
@@ -169,7 +170,7 @@ func (h *Webhook) deny(w http.ResponseWriter, d *decision, reason policy.Reason,
 		d.status = http.StatusServiceUnavailable
 	}
 	h.recorder.record(d)
-	writeProblem(w, reason, d.status, detail, d.requestID, retryAfter)
+	writeProblem(w, reason, d.status, detail, d.id(), retryAfter)
 	return nil
 }
 
@@ -181,7 +182,7 @@ func (h *Webhook) answerDuplicate(w http.ResponseWriter, d *decision) error {
 	d.status = http.StatusOK
 	h.recorder.record(d)
 
-	body := []byte(`{"status":"duplicate","request_id":"` + d.requestID + `"}`)
+	body := []byte(`{"status":"duplicate","request_id":"` + d.id() + `"}`)
 	hdr := w.Header()
 	hdr.Set("Content-Type", "application/json")
 	hdr.Set("Cache-Control", "no-store")
