@@ -42,7 +42,8 @@ usage: bench/run.sh [options]
   --scenarios "S .."  scenarios to run; default "plain gateway" (the first is
                     the baseline of the ratio columns); also defined:
                     gateway_id, audit, audit_redis, ratelimit_redis,
-                    signed_url, plain_link, nginx_secure_link, webhook,
+                    signed_url, signed_url_key_id, plain_link,
+                    nginx_secure_link, webhook,
                     plain_post, plain_twin (see bench/lib/scenarios.sh)
   --proxy-cpus LIST CPUs (taskset list) for the proxy under test; default 0
   --load-cpus LIST  CPUs for wrk and the upstream; default 1

@@ -172,3 +172,32 @@ func TestSignedURLForwarding(t *testing.T) {
 		checkAllowed(t, "GET with escaped unreserved characters", resp)
 	})
 }
+
+// TestSignedURLDefaultHeaders checks that without key_id_header the
+// upstream of an allowed link receives no identity header at all: the
+// gateway adds nothing to what the client sent and removes the X-Awra-*
+// headers a client forged.
+func TestSignedURLDefaultHeaders(t *testing.T) {
+	t.Parallel()
+	key := newURLKey(t, "k-plain")
+	up := startUpstream(t)
+	gw := startGateway(t, gatewayConfig{Routes: signedURLRoutesWith("", key), Upstream: up})
+	host := gw.addr()
+
+	target := mintURL(t, key, http.MethodGet, host, "/files/report.pdf?x=1", urlExpiresSoon())
+	forged := http.Header{"X-Awra-Url-Key-Id": {"k-admin"}, "X-Link-Key-Id": {"client value"}}
+	checkAllowed(t, "GET with a valid link", rawGet(t, host, target, forged))
+
+	got := up.last(t)
+	for name, values := range got.Header {
+		if strings.HasPrefix(http.CanonicalHeaderKey(name), "X-Awra-") {
+			t.Errorf("upstream %s = %q, want no X-Awra-* header", name, values)
+		}
+	}
+	if v := got.Header.Values("X-Link-Key-Id"); len(v) != 1 || v[0] != "client value" {
+		t.Errorf("upstream X-Link-Key-Id = %q, want the client's value untouched", v)
+	}
+	if got.RequestURI != "/files/report.pdf?x=1" {
+		t.Errorf("upstream request URI = %q, want /files/report.pdf?x=1", got.RequestURI)
+	}
+}

@@ -63,12 +63,23 @@ func newURLKey(t testing.TB, id string) urlKey {
 }
 
 // signedURLRoutes returns routes with awra_signed_url on /files/* over
-// keys, proxying to {{.Upstream}}, and a 404 for every other path.
+// keys, proxying to {{.Upstream}}, and a 404 for every other path. The
+// upstream gets the signing key's id in X-Awra-Url-Key-Id, so that tests
+// can tell which key admitted a link.
 func signedURLRoutes(keys ...urlKey) string {
+	return signedURLRoutesWith("key_id_header X-Awra-Url-Key-Id", keys...)
+}
+
+// signedURLRoutesWith is signedURLRoutes with the given option lines in
+// the awra_signed_url block instead of key_id_header.
+func signedURLRoutesWith(options string, keys ...urlKey) string {
 	var b strings.Builder
 	b.WriteString("handle /files/* {\n\t\tawra_signed_url {\n")
 	for _, k := range keys {
 		fmt.Fprintf(&b, "\t\t\tkey %s {env.%s}\n", k.ID, k.EnvName)
+	}
+	if options != "" {
+		fmt.Fprintf(&b, "\t\t\t%s\n", options)
 	}
 	fmt.Fprintf(&b, "\t\t\tmax_ttl %s\n\t\t\tclock_skew %s\n\t\t}\n", urlMaxTTL, urlClockSkew)
 	b.WriteString("\t\treverse_proxy {{.Upstream}}\n\t}\n")

@@ -152,6 +152,19 @@ scenario_signed_url_probe() {
 }
 scenario_signed_url_anonymous() { echo 403; }
 
+# signed_url_key_id is signed_url with key_id_header X-Awra-Url-Key-Id: the
+# upstream also gets the signing key's id, which the gateway sends only on
+# request. Not in the default list.
+scenario_signed_url_key_id_title() { echo "signed_url with key_id_header X-Awra-Url-Key-Id"; }
+scenario_signed_url_key_id_global() { :; }
+scenario_signed_url_key_id_handlers() {
+	printf '\tawra_signed_url {\n\t\tkey k2026 {env.BENCH_URL_KEY}\n\t\tmax_ttl 24h\n\t\tkey_id_header X-Awra-Url-Key-Id\n\t}\n'
+}
+scenario_signed_url_key_id_setup() { scenario_signed_url_setup; }
+scenario_signed_url_key_id_wrk() { scenario_signed_url_wrk; }
+scenario_signed_url_key_id_probe() { scenario_signed_url_probe; }
+scenario_signed_url_key_id_anonymous() { echo 403; }
+
 # plain_link is plain Caddy requested the way signed_url is: a signed link
 # in the query and no Authorization header, with wrk run without a script.
 # It is the signed URL route's baseline of equal client bytes and equal

@@ -255,6 +255,7 @@ func parseSignedURL(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		key <id> <secret>
 //		max_ttl <duration>
 //		clock_skew <duration>
+//		key_id_header <name>|off
 //	}
 //
 // key may be repeated, once per signing key.
@@ -292,8 +293,15 @@ func (h *SignedURL) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			} else {
 				h.ClockSkew = caddy.Duration(dur)
 			}
+		case "key_id_header":
+			if err := singleArg(d, &h.KeyIDHeader); err != nil {
+				return err
+			}
+			if _, err := resolveForwardHeader("key_id_header", h.KeyIDHeader, awraURLKeyIDHeader, "X-Link-Key-Id"); err != nil {
+				return d.Err(err.Error())
+			}
 		default:
-			return d.Errf("unknown awra_signed_url option '%s': expected key, max_ttl or clock_skew", name)
+			return d.Errf("unknown awra_signed_url option '%s': expected key, max_ttl, clock_skew or key_id_header", name)
 		}
 	}
 	if len(h.Keys) == 0 {

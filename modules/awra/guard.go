@@ -40,6 +40,9 @@ func stripAwraHeaders(h http.Header) {
 // overwrite another.
 func setIdentity(h http.Header, idHeader string, d *decision, pairs ...string) {
 	n := len(pairs) / 2
+	if n == 0 && idHeader == "" {
+		return
+	}
 	values := make([]string, n, n+1)
 	for i := range n {
 		values[i] = pairs[2*i+1]

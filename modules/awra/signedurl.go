@@ -25,9 +25,10 @@ func init() {
 //
 // The signature is checked on the method, host, path and query exactly as
 // the client sent them. On allow the three control parameters are removed
-// from the query and the rest is forwarded byte for byte. The upstream
-// receives X-Awra-Url-Key-Id and, when the app's request_id_header names a
-// header, the request id; any X-Awra-* header the client sent is removed.
+// from the query and the rest is forwarded byte for byte. Any X-Awra-*
+// header the client sent is removed. The upstream receives the id of the
+// key that signed the link when key_id_header names a header, and the
+// request id when the app's request_id_header names one.
 // Ambiguous paths get 400 path_ambiguous as on every awra route.
 //
 // Denials are 403 application/problem+json bodies whose reason tells what
@@ -48,11 +49,21 @@ type SignedURL struct {
 	// the gateway. Default: 30s. Maximum: 5m.
 	ClockSkew caddy.Duration `json:"clock_skew,omitempty"`
 
-	verifier *signedurl.Verifier
-	recorder decisionRecorder
-	idHeader string // carries the request id upstream; empty for none
-	logger   *zap.Logger
+	// KeyIDHeader names a header that carries the id of the key that
+	// signed the link to the upstream, such as X-Awra-Url-Key-Id. Empty or
+	// "off": none, because each header costs the proxy work on every
+	// request and most upstreams of signed links do not read it.
+	KeyIDHeader string `json:"key_id_header,omitempty"`
+
+	verifier    *signedurl.Verifier
+	recorder    decisionRecorder
+	keyIDHeader string // canonical KeyIDHeader; empty for none
+	idHeader    string // carries the request id upstream; empty for none
+	logger      *zap.Logger
 }
+
+// awraURLKeyIDHeader is the gateway's own name for key_id_header.
+const awraURLKeyIDHeader = "X-Awra-Url-Key-Id"
 
 // SigningKey is one signed-URL key.
 type SigningKey struct {
@@ -90,6 +101,12 @@ func (h *SignedURL) Provision(ctx caddy.Context) error {
 		keys[k.ID] = []byte(secret)
 	}
 
+	var err error
+	h.keyIDHeader, err = resolveForwardHeader("awra_signed_url: key_id_header", h.KeyIDHeader, awraURLKeyIDHeader, "X-Link-Key-Id")
+	if err != nil {
+		return err
+	}
+
 	v, err := signedurl.NewVerifier(signedurl.Config{
 		Keys:      keys,
 		MaxTTL:    time.Duration(h.MaxTTL),
@@ -107,7 +124,7 @@ func (h *SignedURL) Provision(ctx caddy.Context) error {
 	app := appVal.(*App)
 	h.recorder = app.recorderFor(h.logger)
 	h.idHeader = app.idHeader
-	return nil
+	return checkIDHeaderClash(h.idHeader, "awra_signed_url: key_id_header", h.keyIDHeader)
 }
 
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
@@ -148,7 +165,11 @@ func (h *SignedURL) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddy
 
 	stripAwraHeaders(r.Header)
 	guardTrailers(r)
-	setIdentity(r.Header, h.idHeader, d, "X-Awra-Url-Key-Id", res.KeyID)
+	if h.keyIDHeader != "" {
+		setIdentity(r.Header, h.idHeader, d, h.keyIDHeader, res.KeyID)
+	} else {
+		setIdentity(r.Header, h.idHeader, d)
+	}
 
 	return serveAllowed(w, r, next, d, h.recorder)
 }

@@ -63,7 +63,7 @@ func newTestSignedURL(t testing.TB) (*SignedURL, *decisionLog) {
 		t.Fatalf("signedurl.NewVerifier: %v", err)
 	}
 	log := &decisionLog{}
-	return &SignedURL{verifier: v, recorder: log, idHeader: awraRequestIDHeader, logger: zap.NewNop()}, log
+	return &SignedURL{verifier: v, recorder: log, keyIDHeader: awraURLKeyIDHeader, idHeader: awraRequestIDHeader, logger: zap.NewNop()}, log
 }
 
 // signTarget signs scheme://host+target for method with key "k-test" and
@@ -241,6 +241,53 @@ func TestSignedURLServeHTTP(t *testing.T) {
 	}
 }
 
+// TestSignedURLKeyIDHeader checks what key_id_header sends upstream: by
+// default no key id and no request id, so the upstream receives only what
+// the client sent, minus the gateway's parameters and any X-Awra-* header;
+// with a name of the operator's own, the signing key's id written over any
+// value the client sent in that header.
+func TestSignedURLKeyIDHeader(t *testing.T) {
+	const host = "files.example.com"
+	tests := []struct {
+		name, keyIDHeader string
+		want              http.Header // identity headers the upstream must get
+	}{
+		{"default", "", http.Header{}},
+		{"own name", "X-Link-Key-Id", http.Header{"X-Link-Key-Id": {"k-test"}}},
+		{"gateway's name", awraURLKeyIDHeader, http.Header{awraURLKeyIDHeader: {"k-test"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, _ := newTestSignedURL(t)
+			h.keyIDHeader, h.idHeader = tt.keyIDHeader, ""
+			r := httptest.NewRequest(http.MethodGet, signTarget(t, "GET", "http", host, "/files/a.txt", time.Now().Add(time.Minute)), nil)
+			r.Host = host
+			r.Header.Set("X-Link-Key-Id", "k-forged")
+			r.Header.Set(awraURLKeyIDHeader, "k-forged")
+
+			w, fw := serveSignedURL(t, h, r)
+			if w.Code != http.StatusOK || !fw.called {
+				t.Fatalf("status %d, forwarded %t; want 200 and forwarded", w.Code, fw.called)
+			}
+			for _, name := range []string{"X-Link-Key-Id", awraURLKeyIDHeader, awraRequestIDHeader} {
+				want, set := tt.want[name]
+				got, sent := fw.header[name]
+				switch {
+				case set && (len(got) != 1 || got[0] != want[0]):
+					t.Errorf("forwarded %s = %q, want %q", name, got, want)
+				case !set && name == "X-Link-Key-Id":
+					// Not the gateway's header: the client's value passes.
+					if len(got) != 1 || got[0] != "k-forged" {
+						t.Errorf("forwarded %s = %q, want the client's value", name, got)
+					}
+				case !set && sent:
+					t.Errorf("forwarded %s = %q, want none", name, got)
+				}
+			}
+		})
+	}
+}
+
 func TestSignedURLDenialBody(t *testing.T) {
 	h, _ := newTestSignedURL(t)
 	target := signTarget(t, "DELETE", "http", "files.example.com", "/files/a.txt", time.Now().Add(time.Minute))
@@ -376,6 +423,16 @@ func TestSignedURLUnmarshalCaddyfile(t *testing.T) {
 			},
 		},
 		{
+			name:  "key_id_header",
+			input: "awra_signed_url {\n key k {env.A}\n key_id_header x-link-key-id\n}",
+			want:  SignedURL{Keys: []SigningKey{{ID: "k", Secret: "{env.A}"}}, KeyIDHeader: "x-link-key-id"},
+		},
+		{
+			name:  "key_id_header off",
+			input: "awra_signed_url {\n key k {env.A}\n key_id_header off\n}",
+			want:  SignedURL{Keys: []SigningKey{{ID: "k", Secret: "{env.A}"}}, KeyIDHeader: "off"},
+		},
+		{
 			name:  "days",
 			input: "awra_signed_url {\n key k {env.A}\n max_ttl 7d\n}",
 			want:  SignedURL{Keys: []SigningKey{{ID: "k", Secret: "{env.A}"}}, MaxTTL: caddy.Duration(7 * 24 * time.Hour)},
@@ -389,6 +446,11 @@ func TestSignedURLUnmarshalCaddyfile(t *testing.T) {
 		{name: "clock_skew without value", input: "awra_signed_url {\n key k {env.A}\n clock_skew\n}", wantErr: "'clock_skew' needs a value"},
 		{name: "unknown option", input: "awra_signed_url {\n key k {env.A}\n ttl 1h\n}", wantErr: "unknown awra_signed_url option 'ttl'"},
 		{name: "inline argument", input: "awra_signed_url k {\n key k {env.A}\n}", wantErr: "wrong argument count"},
+		{name: "key_id_header reserved", input: "awra_signed_url {\n key k {env.A}\n key_id_header authorization\n}", wantErr: "key_id_header: 'Authorization' is reserved"},
+		{name: "key_id_header of API keys", input: "awra_signed_url {\n key k {env.A}\n key_id_header X-Awra-Key-Id\n}", wantErr: "key_id_header: 'X-Awra-Key-Id' is reserved"},
+		{name: "key_id_header other X-Awra name", input: "awra_signed_url {\n key k {env.A}\n key_id_header X-Awra-Link\n}", wantErr: "X-Awra-* names are the gateway's own; use X-Awra-Url-Key-Id"},
+		{name: "key_id_header invalid", input: "awra_signed_url {\n key k {env.A}\n key_id_header \"X Link\"\n}", wantErr: "key_id_header: invalid header name 'X Link'"},
+		{name: "key_id_header without value", input: "awra_signed_url {\n key k {env.A}\n key_id_header\n}", wantErr: "'key_id_header' needs a value"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -431,6 +493,7 @@ func TestSignedURLProvisionRejects(t *testing.T) {
 		{"invalid key id", SignedURL{Keys: []SigningKey{{"K_1", "{env.AWRA_TEST_URL_SECRET}"}}}, "invalid signing key id 'K_1'"},
 		{"max_ttl over 7 days", SignedURL{Keys: []SigningKey{{"k", "{env.AWRA_TEST_URL_SECRET}"}}, MaxTTL: caddy.Duration(8 * 24 * time.Hour)}, "invalid max_ttl '192h0m0s'"},
 		{"clock_skew over 5 minutes", SignedURL{Keys: []SigningKey{{"k", "{env.AWRA_TEST_URL_SECRET}"}}, ClockSkew: caddy.Duration(6 * time.Minute)}, "invalid clock_skew '6m0s'"},
+		{"key_id_header reserved", SignedURL{Keys: []SigningKey{{"k", "{env.AWRA_TEST_URL_SECRET}"}}, KeyIDHeader: "Cookie"}, "awra_signed_url: key_id_header: 'Cookie' is reserved"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
