@@ -101,6 +101,12 @@ func TestRequestIDHeaderHandlerClash(t *testing.T) {
 				"\t\talgorithm sha256\n\t\tencoding hex\n\t\ttimestamp_header X-Request-Id\n\t\ttemplate {timestamp}.{body}\n\t}\n\trespond 204\n}",
 			wantLog: "awra_webhook: timestamp_header 'X-Request-Id' is also the request_id_header of the awra global option",
 		},
+		{
+			name: "signed URL key id header",
+			route: "handle /files/* {\n\tawra_signed_url {\n\t\tkey k1 {env." + secretVar + "}\n" +
+				"\t\tkey_id_header x-request-id\n\t}\n\treverse_proxy {{.Upstream}}\n}",
+			wantLog: "awra_signed_url: key_id_header 'X-Request-Id' is also the request_id_header of the awra global option",
+		},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
