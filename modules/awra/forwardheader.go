@@ -42,19 +42,20 @@ func resolveForwardHeader(option, value, awraName, example string) (string, erro
 		return "", nil
 	}
 	if !httpguts.ValidHeaderFieldName(value) {
-		return "", fmt.Errorf("%s: invalid header name '%s': use letters, digits and '-', such as %s, or off", option, value, example)
+		return "", fmt.Errorf("%s: invalid header name '%s': a header name has no spaces, colons or control characters; use one such as %s, or off", option, value, example)
 	}
 	name := http.CanonicalHeaderKey(value)
-	if name == awraName {
+	switch {
+	case name == awraName:
 		return name, nil
-	}
-	if slices.Contains(reservedForwardHeaders, name) || slices.ContainsFunc(reservedForwardPrefixes, func(p string) bool {
+	case len(name) >= 7 && name[:7] == "X-Awra-":
+		// Reserved X-Awra-* names get this message too: the likely mix-up
+		// is with the gateway's name for this option.
+		return "", fmt.Errorf("%s: '%s' is reserved: X-Awra-* names are the gateway's own; use %s or a name of your own, such as %s", option, name, awraName, example)
+	case slices.Contains(reservedForwardHeaders, name) || slices.ContainsFunc(reservedForwardPrefixes, func(p string) bool {
 		return strings.HasPrefix(name, p)
-	}) {
+	}):
 		return "", fmt.Errorf("%s: '%s' is reserved for the gateway, HTTP or a webhook provider: choose another name, such as %s", option, name, example)
-	}
-	if len(name) >= 7 && name[:7] == "X-Awra-" {
-		return "", fmt.Errorf("%s: '%s': X-Awra-* names are the gateway's own; use %s or a name of your own, such as %s", option, name, awraName, example)
 	}
 	return name, nil
 }

@@ -447,7 +447,7 @@ func TestSignedURLUnmarshalCaddyfile(t *testing.T) {
 		{name: "unknown option", input: "awra_signed_url {\n key k {env.A}\n ttl 1h\n}", wantErr: "unknown awra_signed_url option 'ttl'"},
 		{name: "inline argument", input: "awra_signed_url k {\n key k {env.A}\n}", wantErr: "wrong argument count"},
 		{name: "key_id_header reserved", input: "awra_signed_url {\n key k {env.A}\n key_id_header authorization\n}", wantErr: "key_id_header: 'Authorization' is reserved"},
-		{name: "key_id_header of API keys", input: "awra_signed_url {\n key k {env.A}\n key_id_header X-Awra-Key-Id\n}", wantErr: "key_id_header: 'X-Awra-Key-Id' is reserved"},
+		{name: "key_id_header of API keys", input: "awra_signed_url {\n key k {env.A}\n key_id_header X-Awra-Key-Id\n}", wantErr: "key_id_header: 'X-Awra-Key-Id' is reserved: X-Awra-* names are the gateway's own; use X-Awra-Url-Key-Id"},
 		{name: "key_id_header other X-Awra name", input: "awra_signed_url {\n key k {env.A}\n key_id_header X-Awra-Link\n}", wantErr: "X-Awra-* names are the gateway's own; use X-Awra-Url-Key-Id"},
 		{name: "key_id_header invalid", input: "awra_signed_url {\n key k {env.A}\n key_id_header \"X Link\"\n}", wantErr: "key_id_header: invalid header name 'X Link'"},
 		{name: "key_id_header without value", input: "awra_signed_url {\n key k {env.A}\n key_id_header\n}", wantErr: "'key_id_header' needs a value"},
