@@ -65,6 +65,12 @@ func allOf(s string, class uint8) bool {
 	return true
 }
 
+// IsTokenByte reports whether c may appear in a token after its prefix:
+// a key id character, a base62 character or the '_' between the two.
+func IsTokenByte(c byte) bool {
+	return c == '_' || tokenChars[c] != 0
+}
+
 // ValidKeyID reports whether id is 1 to 64 characters of a-z, 0-9 and '-'.
 func ValidKeyID(id string) bool {
 	return len(id) > 0 && len(id) <= MaxKeyIDLength && allOf(id, keyIDChar)

@@ -130,3 +130,13 @@ func base62Ref(s string) bool {
 	}
 	return true
 }
+
+func TestIsTokenByte(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		s := string([]byte{byte(c)})
+		want := c == '_' || keyIDRef(s) || base62Ref(s)
+		if got := IsTokenByte(byte(c)); got != want {
+			t.Errorf("IsTokenByte(%#x) = %t, want %t", c, got, want)
+		}
+	}
+}

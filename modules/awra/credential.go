@@ -39,7 +39,7 @@ func queryCarriesKey(rawQuery string) bool {
 	if rawQuery == "" {
 		return false
 	}
-	if containsToken(rawQuery) || strings.IndexByte(rawQuery, '%') >= 0 && containsToken(policy.UnescapeLeniently(rawQuery)) {
+	if hasToken(rawQuery) {
 		return true
 	}
 	for rawQuery != "" {
@@ -69,7 +69,7 @@ func containsToken(s string) bool {
 			return false
 		}
 		end := i + len(policy.TokenPrefix)
-		for end < len(s) && isTokenByte(s[end]) {
+		for end < len(s) && policy.IsTokenByte(s[end]) {
 			end++
 		}
 		if endsWithToken(s[:end]) {
@@ -77,6 +77,12 @@ func containsToken(s string) bool {
 		}
 		s = s[end:]
 	}
+}
+
+// hasToken reports whether s contains a token as written or after one
+// lenient percent-decoding, as a web framework would read it.
+func hasToken(s string) bool {
+	return containsToken(s) || strings.IndexByte(s, '%') >= 0 && containsToken(policy.UnescapeLeniently(s))
 }
 
 // endsWithToken reports whether run ends with "awra_<id>_<secret>". The
@@ -100,7 +106,7 @@ func endsWithToken(run string) bool {
 // token as written, percent-encoded, or in Basic credentials, where many
 // frameworks accept an API key as the user name or the password.
 func authorizationHoldsToken(v string) bool {
-	if containsToken(v) || strings.IndexByte(v, '%') >= 0 && containsToken(policy.UnescapeLeniently(v)) {
+	if hasToken(v) {
 		return true
 	}
 	scheme, creds, ok := strings.Cut(strings.TrimSpace(v), " ")
@@ -113,11 +119,6 @@ func authorizationHoldsToken(v string) bool {
 		decoded, err = base64.RawStdEncoding.DecodeString(creds)
 	}
 	return err == nil && containsToken(string(decoded))
-}
-
-// isTokenByte reports whether c may appear in a token after its prefix.
-func isTokenByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
 }
 
 // looksLikeToken reports whether a raw query value starts with the token

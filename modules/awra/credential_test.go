@@ -115,7 +115,7 @@ func FuzzContainsToken(f *testing.F) {
 			}
 			rest = rest[i+len(policy.TokenPrefix):]
 			end := 0
-			for end < len(rest) && isTokenByte(rest[end]) {
+			for end < len(rest) && policy.IsTokenByte(rest[end]) {
 				end++
 			}
 			if _, _, ok := policy.ParseToken(policy.TokenPrefix + rest[:end]); ok {

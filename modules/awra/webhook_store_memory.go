@@ -115,9 +115,7 @@ func (s *memoryDeliveryStore) begin(_ context.Context, now time.Time, k *deliver
 	if !forward {
 		return admitLimitExceeded, nil
 	}
-	for _, key := range k.replays {
-		s.replays[key] = now.Add(k.replayTTL)
-	}
+	s.putReplays(now, k)
 	return admitForward, nil
 }
 
@@ -208,10 +206,16 @@ func (s *memoryDeliveryStore) storeReplays(now time.Time, k *deliveryKeys) error
 	if err := s.makeRoom(now, len(k.replays)); err != nil {
 		return err
 	}
+	s.putReplays(now, k)
+	return nil
+}
+
+// putReplays records k's replay keys, for which the caller has made room.
+// s.mu must be held.
+func (s *memoryDeliveryStore) putReplays(now time.Time, k *deliveryKeys) {
 	for _, key := range k.replays {
 		s.replays[key] = now.Add(k.replayTTL)
 	}
-	return nil
 }
 
 // makeRoom ensures that n more entries fit, sweeping expired entries when

@@ -223,137 +223,147 @@ func TestDeliveryStoreSequences(t *testing.T) {
 // state of a delivery is found whichever of the route's secrets verifies
 // a copy of it, as when a copy keeps only one signature of a rotation.
 func TestDeliveryStoreRotation(t *testing.T) {
+	// Each case makes its keys when called, so that every store under
+	// test starts from events it has not seen.
+	cases := []struct {
+		name  string
+		steps func() []storeStep
+	}{
+		{"copy with one signature is a replay", func() []storeStep {
+			d := newTestDelivery(true, 10)
+			both, onlyA, onlyB := d.keys(secretA, secretB), d.keys(secretA), d.keys(secretB)
+			return []storeStep{
+				{op: "begin", keys: &both, want: admitForward},
+				{op: "begin", keys: &both, want: admitReplayed},
+				{op: "begin", keys: &onlyB, want: admitReplayed},
+				{op: "begin", keys: &onlyA, want: admitReplayed},
+				{op: "delivered", keys: &both},
+				{op: "begin", keys: &onlyB, want: admitReplayed},
+				{op: "begin", keys: &onlyA, want: admitReplayed},
+			}
+		}},
+		{"secrets in either order", func() []storeStep {
+			d := newTestDelivery(true, 10)
+			ab, ba := d.keys(secretA, secretB), d.keys(secretB, secretA)
+			return []storeStep{
+				{op: "begin", keys: &ab, want: admitForward},
+				{op: "begin", keys: &ba, want: admitReplayed},
+			}
+		}},
+		{"copy with one signature is in flight", func() []storeStep {
+			d := newTestDelivery(true, 10)
+			both, retryB := d.keys(secretA, secretB), d.resigned().keys(secretB)
+			return []storeStep{
+				{op: "begin", keys: &both, want: admitForward},
+				{op: "begin", keys: &retryB, want: admitInFlight},
+			}
+		}},
+		{"delivered event is a duplicate under each secret", func() []storeStep {
+			d := newTestDelivery(true, 10)
+			both := d.keys(secretA, secretB)
+			retry := d.resigned()
+			retryA, retryB, retryAgainB := retry.keys(secretA), retry.keys(secretB), retry.keys(secretB)
+			return []storeStep{
+				{op: "begin", keys: &both, want: admitForward},
+				{op: "delivered", keys: &both},
+				{op: "begin", keys: &retryB, want: admitDuplicate},
+				// The duplicate stored the replay key under secretB,
+				// and the copy under secretA finds the event.
+				{op: "begin", keys: &retryAgainB, want: admitReplayed},
+				{op: "begin", keys: &retryA, want: admitDuplicate},
+			}
+		}},
+		{"duplicate stores every replay key", func() []storeStep {
+			d := newTestDelivery(true, 10)
+			first := d.keys(secretA, secretB)
+			retry := d.resigned()
+			retryBoth, retryA := retry.keys(secretA, secretB), retry.keys(secretA)
+			return []storeStep{
+				{op: "begin", keys: &first, want: admitForward},
+				{op: "delivered", keys: &first},
+				{op: "begin", keys: &retryBoth, want: admitDuplicate},
+				{op: "begin", keys: &retryA, want: admitReplayed},
+			}
+		}},
+		{"event without timestamp under one secret", func() []storeStep {
+			d := newTestDelivery(false, 10)
+			both, onlyA, onlyB := d.keys(secretA, secretB), d.keys(secretA), d.keys(secretB)
+			return []storeStep{
+				{op: "begin", keys: &both, want: admitForward},
+				{op: "begin", keys: &onlyB, want: admitInFlight},
+				{op: "delivered", keys: &both},
+				{op: "begin", keys: &onlyB, want: admitDuplicate},
+				{op: "begin", keys: &onlyA, want: admitDuplicate},
+			}
+		}},
+		{"release clears every secret", func() []storeStep {
+			d := newTestDelivery(true, 10)
+			both, onlyA, onlyB := d.keys(secretA, secretB), d.keys(secretA), d.keys(secretB)
+			return []storeStep{
+				{op: "begin", keys: &both, want: admitForward},
+				{op: "release", keys: &both},
+				{op: "begin", keys: &onlyB, want: admitForward},
+				{op: "release", keys: &onlyB},
+				{op: "begin", keys: &onlyA, want: admitForward},
+			}
+		}},
+		{"release keeps another request's markers", func() []storeStep {
+			d := newTestDelivery(false, 10)
+			both, retryA, retryB := d.keys(secretA, secretB), d.keys(secretA), d.keys(secretB)
+			stranger := both
+			stranger.token = "someone-else"
+			return []storeStep{
+				{op: "begin", keys: &both, want: admitForward},
+				{op: "release", keys: &stranger},
+				{op: "begin", keys: &retryA, want: admitInFlight},
+				{op: "begin", keys: &retryB, want: admitInFlight},
+			}
+		}},
+		{"attempts are counted across secrets", func() []storeStep {
+			d := newTestDelivery(true, 3)
+			onlyA, onlyB := d.keys(secretA), d.resigned().keys(secretB)
+			both, reversed := d.resigned().keys(secretA, secretB), d.resigned().keys(secretB, secretA)
+			return []storeStep{
+				// Two attempts under secretA, one under secretB: the
+				// next is attempt 3 under both, not 2 under secretB.
+				{op: "begin", keys: &onlyA, want: admitForward},
+				{op: "release", keys: &onlyA},
+				{op: "begin", keys: &onlyA, want: admitForward},
+				{op: "release", keys: &onlyA},
+				{op: "begin", keys: &onlyB, want: admitForward},
+				{op: "release", keys: &onlyB},
+				{op: "begin", keys: &both, want: admitForward},
+				{op: "release", keys: &both},
+				{op: "begin", keys: &reversed, want: admitLimitExceeded},
+				{op: "begin", keys: &onlyB, want: admitLimitExceeded},
+				{op: "begin", keys: &onlyA, want: admitLimitExceeded},
+			}
+		}},
+		{"a rotation that adds a secret keeps the state", func() []storeStep {
+			d := newTestDelivery(false, 10)
+			before, after, afterOld := d.keys(secretA), d.keys(secretB, secretA), d.keys(secretA)
+			return []storeStep{
+				{op: "begin", keys: &before, want: admitForward},
+				{op: "delivered", keys: &before},
+				{op: "begin", keys: &after, want: admitDuplicate},
+				{op: "begin", keys: &afterOld, want: admitDuplicate},
+			}
+		}},
+		{"another route's secret shares nothing", func() []storeStep {
+			d := newTestDelivery(true, 10)
+			route, other := d.keys(secretA, secretB), d.keys(secretC)
+			return []storeStep{
+				{op: "begin", keys: &route, want: admitForward},
+				{op: "begin", keys: &other, want: admitForward},
+			}
+		}},
+	}
 	for _, s := range storesUnderTest(t) {
-		t.Run(s.name, func(t *testing.T) {
-			t.Run("copy with one signature is a replay", func(t *testing.T) {
-				d := newTestDelivery(true, 10)
-				both, onlyA, onlyB := d.keys(secretA, secretB), d.keys(secretA), d.keys(secretB)
-				runStoreSteps(t, s, []storeStep{
-					{op: "begin", keys: &both, want: admitForward},
-					{op: "begin", keys: &both, want: admitReplayed},
-					{op: "begin", keys: &onlyB, want: admitReplayed},
-					{op: "begin", keys: &onlyA, want: admitReplayed},
-					{op: "delivered", keys: &both},
-					{op: "begin", keys: &onlyB, want: admitReplayed},
-					{op: "begin", keys: &onlyA, want: admitReplayed},
-				})
+		for _, c := range cases {
+			t.Run(s.name+"/"+c.name, func(t *testing.T) {
+				runStoreSteps(t, s, c.steps())
 			})
-			t.Run("secrets in either order", func(t *testing.T) {
-				d := newTestDelivery(true, 10)
-				ab, ba := d.keys(secretA, secretB), d.keys(secretB, secretA)
-				runStoreSteps(t, s, []storeStep{
-					{op: "begin", keys: &ab, want: admitForward},
-					{op: "begin", keys: &ba, want: admitReplayed},
-				})
-			})
-			t.Run("copy with one signature is in flight", func(t *testing.T) {
-				d := newTestDelivery(true, 10)
-				both, retryB := d.keys(secretA, secretB), d.resigned().keys(secretB)
-				runStoreSteps(t, s, []storeStep{
-					{op: "begin", keys: &both, want: admitForward},
-					{op: "begin", keys: &retryB, want: admitInFlight},
-				})
-			})
-			t.Run("delivered event is a duplicate under each secret", func(t *testing.T) {
-				d := newTestDelivery(true, 10)
-				both := d.keys(secretA, secretB)
-				retry := d.resigned()
-				retryA, retryB, retryAgainB := retry.keys(secretA), retry.keys(secretB), retry.keys(secretB)
-				runStoreSteps(t, s, []storeStep{
-					{op: "begin", keys: &both, want: admitForward},
-					{op: "delivered", keys: &both},
-					{op: "begin", keys: &retryB, want: admitDuplicate},
-					// The duplicate stored the replay key under secretB,
-					// and the copy under secretA finds the event.
-					{op: "begin", keys: &retryAgainB, want: admitReplayed},
-					{op: "begin", keys: &retryA, want: admitDuplicate},
-				})
-			})
-			t.Run("duplicate stores every replay key", func(t *testing.T) {
-				d := newTestDelivery(true, 10)
-				first := d.keys(secretA, secretB)
-				retry := d.resigned()
-				retryBoth, retryA := retry.keys(secretA, secretB), retry.keys(secretA)
-				runStoreSteps(t, s, []storeStep{
-					{op: "begin", keys: &first, want: admitForward},
-					{op: "delivered", keys: &first},
-					{op: "begin", keys: &retryBoth, want: admitDuplicate},
-					{op: "begin", keys: &retryA, want: admitReplayed},
-				})
-			})
-			t.Run("event without timestamp under one secret", func(t *testing.T) {
-				d := newTestDelivery(false, 10)
-				both, onlyA, onlyB := d.keys(secretA, secretB), d.keys(secretA), d.keys(secretB)
-				runStoreSteps(t, s, []storeStep{
-					{op: "begin", keys: &both, want: admitForward},
-					{op: "begin", keys: &onlyB, want: admitInFlight},
-					{op: "delivered", keys: &both},
-					{op: "begin", keys: &onlyB, want: admitDuplicate},
-					{op: "begin", keys: &onlyA, want: admitDuplicate},
-				})
-			})
-			t.Run("release clears every secret", func(t *testing.T) {
-				d := newTestDelivery(true, 10)
-				both, onlyA, onlyB := d.keys(secretA, secretB), d.keys(secretA), d.keys(secretB)
-				runStoreSteps(t, s, []storeStep{
-					{op: "begin", keys: &both, want: admitForward},
-					{op: "release", keys: &both},
-					{op: "begin", keys: &onlyB, want: admitForward},
-					{op: "release", keys: &onlyB},
-					{op: "begin", keys: &onlyA, want: admitForward},
-				})
-			})
-			t.Run("release keeps another request's markers", func(t *testing.T) {
-				d := newTestDelivery(false, 10)
-				both, retryA, retryB := d.keys(secretA, secretB), d.keys(secretA), d.keys(secretB)
-				stranger := both
-				stranger.token = "someone-else"
-				runStoreSteps(t, s, []storeStep{
-					{op: "begin", keys: &both, want: admitForward},
-					{op: "release", keys: &stranger},
-					{op: "begin", keys: &retryA, want: admitInFlight},
-					{op: "begin", keys: &retryB, want: admitInFlight},
-				})
-			})
-			t.Run("attempts are counted across secrets", func(t *testing.T) {
-				d := newTestDelivery(true, 3)
-				onlyA, onlyB := d.keys(secretA), d.resigned().keys(secretB)
-				both, reversed := d.resigned().keys(secretA, secretB), d.resigned().keys(secretB, secretA)
-				runStoreSteps(t, s, []storeStep{
-					// Two attempts under secretA, one under secretB: the
-					// next is attempt 3 under both, not 2 under secretB.
-					{op: "begin", keys: &onlyA, want: admitForward},
-					{op: "release", keys: &onlyA},
-					{op: "begin", keys: &onlyA, want: admitForward},
-					{op: "release", keys: &onlyA},
-					{op: "begin", keys: &onlyB, want: admitForward},
-					{op: "release", keys: &onlyB},
-					{op: "begin", keys: &both, want: admitForward},
-					{op: "release", keys: &both},
-					{op: "begin", keys: &reversed, want: admitLimitExceeded},
-					{op: "begin", keys: &onlyB, want: admitLimitExceeded},
-					{op: "begin", keys: &onlyA, want: admitLimitExceeded},
-				})
-			})
-			t.Run("a rotation that adds a secret keeps the state", func(t *testing.T) {
-				d := newTestDelivery(false, 10)
-				before, after, afterOld := d.keys(secretA), d.keys(secretB, secretA), d.keys(secretA)
-				runStoreSteps(t, s, []storeStep{
-					{op: "begin", keys: &before, want: admitForward},
-					{op: "delivered", keys: &before},
-					{op: "begin", keys: &after, want: admitDuplicate},
-					{op: "begin", keys: &afterOld, want: admitDuplicate},
-				})
-			})
-			t.Run("another route's secret shares nothing", func(t *testing.T) {
-				d := newTestDelivery(true, 10)
-				route, other := d.keys(secretA, secretB), d.keys(secretC)
-				runStoreSteps(t, s, []storeStep{
-					{op: "begin", keys: &route, want: admitForward},
-					{op: "begin", keys: &other, want: admitForward},
-				})
-			})
-		})
+		}
 	}
 }
 
