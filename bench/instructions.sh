@@ -127,7 +127,7 @@ command -v curl >/dev/null 2>&1 || die "curl is not on PATH: install it with 'ap
 
 [[ -z $out_file || $out_file == /* ]] || out_file=$PWD/$out_file
 if [[ -n $keep_dir ]]; then
-	mkdir -p "$keep_dir" || usage_error "--keep '$keep_dir': cannot create the directory; give a writable path"
+	mkdir -p "$keep_dir" || usage_error "--keep '$keep_dir': failed to create the directory; give a writable path"
 	keep_dir=$(cd "$keep_dir" && pwd)
 fi
 repo=$(cd "$bench_dir/.." && pwd)

@@ -42,15 +42,15 @@ type decision struct {
 	sw statusWriter
 }
 
-// decisions recycles decision records. A handler takes one per request and
-// gives it back when it returns, after the decision is recorded, which
-// saves a 320-byte allocation with pointers on every request.
+// decisions is the pool of decision records. A handler takes one per
+// request and returns it after recording the decision, which saves a
+// 320-byte allocation with pointers on every request.
 var decisions = sync.Pool{New: func() any { return new(decision) }}
 
-// startDecision starts the record of a handler's decision on r with the
-// request facts every module records: the client and peer addresses,
-// method, host and path. The caller must call release when it has
-// recorded the decision and the next handler has returned.
+// startDecision takes a record from the pool and fills in the request
+// facts every module records: client and peer addresses, method, host and
+// path. The caller must call release after recording the decision and
+// after the next handler has returned.
 func startDecision(module string, r *http.Request, now time.Time) *decision {
 	client, peer := clientAddr(r)
 	d := decisions.Get().(*decision)

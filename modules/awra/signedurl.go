@@ -50,9 +50,9 @@ type SignedURL struct {
 	ClockSkew caddy.Duration `json:"clock_skew,omitempty"`
 
 	// KeyIDHeader names a header that carries the id of the key that
-	// signed the link to the upstream, such as X-Awra-Url-Key-Id. Empty or
-	// "off": none, because each header costs the proxy work on every
-	// request and most upstreams of signed links do not read it.
+	// signed the link to the upstream, such as X-Awra-Url-Key-Id. When it
+	// is empty or "off", no header is sent. That is the default because
+	// each header costs the proxy work on every request.
 	KeyIDHeader string `json:"key_id_header,omitempty"`
 
 	verifier    *signedurl.Verifier

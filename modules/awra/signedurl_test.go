@@ -241,11 +241,10 @@ func TestSignedURLServeHTTP(t *testing.T) {
 	}
 }
 
-// TestSignedURLKeyIDHeader checks what key_id_header sends upstream: by
-// default no key id and no request id, so the upstream receives only what
-// the client sent, minus the gateway's parameters and any X-Awra-* header;
-// with a name of the operator's own, the signing key's id written over any
-// value the client sent in that header.
+// TestSignedURLKeyIDHeader checks what key_id_header sends upstream. By
+// default the upstream receives no key id and no request id, only what the
+// client sent minus the gateway's parameters and any X-Awra-* header. With
+// a header name set, the signing key's id replaces the client's value.
 func TestSignedURLKeyIDHeader(t *testing.T) {
 	const host = "files.example.com"
 	tests := []struct {
