@@ -3,6 +3,7 @@ package audit
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 )
 
 // A packed batch carries spooled events to the publish script as one
@@ -13,7 +14,9 @@ import (
 // batch brought the publisher down to 1.3%.
 //
 // The value is an array holding, for each event in seq order, the array
-// of its field values in FieldNames order. Only the formats of the
+// of its field values in FieldNames order. The writer packs each event
+// once, into the spool (see spool_segment.go), and the publisher copies
+// the packed events into the batch after checking their structure. Only the formats of the
 // original MessagePack specification are used (fixarray, array 16/32,
 // fixstr, str 16/32), which every MessagePack decoder reads.
 
@@ -44,29 +47,14 @@ func (pb *packedBatch) reset() {
 	pb.count, pb.first, pb.last, pb.firstAt = 0, 0, 0, 0
 }
 
-// add appends the spool record rec, stored under seq, to the batch. A
-// malformed record leaves the batch as it was.
-func (pb *packedBatch) add(seq uint64, rec []byte) error {
-	at, fields, err := splitRecord(rec)
-	if err != nil {
+// add appends the packed event of seq, spooled at at, to the batch. An
+// event that is not an array of numFields strings leaves the batch as it
+// was.
+func (pb *packedBatch) add(seq uint64, at int64, event []byte) error {
+	if err := checkPackedEvent(event); err != nil {
 		return err
 	}
-	mark := len(pb.data)
-	pb.data = appendArrayHeader(pb.data, numFields)
-	for i := 0; i < numFields; i++ {
-		value, rest, err := nextField(fields, i)
-		if err != nil {
-			pb.data = pb.data[:mark]
-			return err
-		}
-		pb.data = appendStr(pb.data, value)
-		fields = rest
-	}
-	if len(fields) != 0 {
-		pb.data = pb.data[:mark]
-		return errTrailingBytes
-	}
-
+	pb.data = append(pb.data, event...)
 	if pb.count == 0 {
 		pb.first, pb.firstAt = seq, at
 	}
@@ -80,6 +68,68 @@ func (pb *packedBatch) add(seq uint64, rec []byte) error {
 func (pb *packedBatch) finish() []byte {
 	binary.BigEndian.PutUint32(pb.data[1:5], uint32(pb.count))
 	return pb.data
+}
+
+// appendPackedEvent appends v as one packed event: an array of its
+// values in FieldNames order.
+func appendPackedEvent(b []byte, v *fieldValues) []byte {
+	b = appendArrayHeader(b, numFields)
+	for i := range v {
+		b = appendStr(b, v[i])
+	}
+	return b
+}
+
+// checkPackedEvent reports whether event is exactly one array of numFields
+// strings in the formats appendPackedEvent writes. The publisher checks
+// every spooled event this way before Redis reads it.
+func checkPackedEvent(event []byte) error {
+	n, rest, ok := readArrayHeader(event)
+	if !ok || n != numFields {
+		return errors.New("spooled event is not an array of the schema's fields")
+	}
+	for i := 0; i < numFields; i++ {
+		if rest, ok = skipStr(rest); !ok {
+			return fmt.Errorf("spooled event field '%s' is malformed or truncated", FieldNames[i])
+		}
+	}
+	if len(rest) != 0 {
+		return errTrailingBytes
+	}
+	return nil
+}
+
+// readArrayHeader reads an array header in any of the three formats.
+func readArrayHeader(b []byte) (n int, rest []byte, ok bool) {
+	switch {
+	case len(b) >= 1 && b[0]&0xf0 == mpFixArray:
+		return int(b[0] & 0x0f), b[1:], true
+	case len(b) >= 3 && b[0] == mpArray16:
+		return int(binary.BigEndian.Uint16(b[1:])), b[3:], true
+	case len(b) >= 5 && b[0] == mpArray32:
+		return int(binary.BigEndian.Uint32(b[1:])), b[5:], true
+	}
+	return 0, nil, false
+}
+
+// skipStr returns the bytes after the string at the start of b.
+func skipStr(b []byte) (rest []byte, ok bool) {
+	var n uint64
+	var k int
+	switch {
+	case len(b) >= 1 && b[0]&0xe0 == mpFixStr:
+		n, k = uint64(b[0]&0x1f), 1
+	case len(b) >= 3 && b[0] == mpStr16:
+		n, k = uint64(binary.BigEndian.Uint16(b[1:])), 3
+	case len(b) >= 5 && b[0] == mpStr32:
+		n, k = uint64(binary.BigEndian.Uint32(b[1:])), 5
+	default:
+		return nil, false
+	}
+	if n > uint64(len(b)-k) {
+		return nil, false
+	}
+	return b[k+int(n):], true
 }
 
 func appendArrayHeader(b []byte, n int) []byte {
@@ -115,5 +165,5 @@ var packedFieldNames = func() []byte {
 	return b
 }()
 
-// errTrailingBytes reports a record longer than its fields.
-var errTrailingBytes = errors.New("spool record has trailing bytes")
+// errTrailingBytes reports a spooled event longer than its fields.
+var errTrailingBytes = errors.New("spooled event has bytes after its fields")

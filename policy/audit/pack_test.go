@@ -11,17 +11,19 @@ import (
 // in the formats pack.go writes. It fails on anything else, so a test
 // also catches a format that the script's decoder might not read.
 func unpackBatch(b []byte) ([][]string, error) {
-	n, b, err := readArrayHeader(b)
-	if err != nil {
-		return nil, err
+	n, rest, ok := readArrayHeader(b)
+	if !ok {
+		return nil, fmt.Errorf("no array header at the start of %x", b[:min(len(b), 5)])
 	}
+	b = rest
 	out := make([][]string, 0, n)
 	for i := 0; i < n; i++ {
 		var m int
-		if m, b, err = readArrayHeader(b); err != nil {
-			return nil, fmt.Errorf("event %d: %w", i, err)
+		if m, b, ok = readArrayHeader(b); !ok {
+			return nil, fmt.Errorf("event %d: no array header", i)
 		}
 		values := make([]string, m)
+		var err error
 		for j := range values {
 			if values[j], b, err = readStr(b); err != nil {
 				return nil, fmt.Errorf("event %d field %d: %w", i, j, err)
@@ -33,18 +35,6 @@ func unpackBatch(b []byte) ([][]string, error) {
 		return nil, fmt.Errorf("%d bytes after the batch", len(b))
 	}
 	return out, nil
-}
-
-func readArrayHeader(b []byte) (int, []byte, error) {
-	switch {
-	case len(b) >= 1 && b[0]&0xf0 == mpFixArray:
-		return int(b[0] & 0x0f), b[1:], nil
-	case len(b) >= 3 && b[0] == mpArray16:
-		return int(binary.BigEndian.Uint16(b[1:])), b[3:], nil
-	case len(b) >= 5 && b[0] == mpArray32:
-		return int(binary.BigEndian.Uint32(b[1:])), b[5:], nil
-	}
-	return 0, nil, fmt.Errorf("no array header in %x", b[:min(len(b), 5)])
 }
 
 func readStr(b []byte) (string, []byte, error) {
@@ -76,7 +66,7 @@ func TestPackedBatchRoundTrip(t *testing.T) {
 		ev.Seq = uint64(100 + i)
 		ev.Detail = strings.Repeat("d", size)
 		v := ev.values()
-		if err := pb.add(ev.Seq, encodeRecord(nil, int64(1000+i), &v)); err != nil {
+		if err := pb.add(ev.Seq, int64(1000+i), appendPackedEvent(nil, &v)); err != nil {
 			t.Fatalf("add(seq %d) = %v", ev.Seq, err)
 		}
 		want = append(want, v[:])
@@ -105,51 +95,57 @@ func TestPackedBatchRoundTrip(t *testing.T) {
 	}
 }
 
-// A malformed record is refused and leaves the batch as it was.
-func TestPackedBatchRejectsBadRecords(t *testing.T) {
+// A malformed spooled event is refused and leaves the batch as it was.
+func TestPackedBatchRejectsBadEvents(t *testing.T) {
 	ev := sampleEvent()
 	v := ev.values()
-	good := encodeRecord(nil, 42, &v)
+	good := appendPackedEvent(nil, &v)
+	short := appendArrayHeader(nil, numFields-1)
+	for _, s := range v[:numFields-1] {
+		short = appendStr(short, s)
+	}
 	for _, tt := range []struct {
 		name string
 		data []byte
 	}{
 		{"empty", nil},
-		{"unknown format", append([]byte{9}, good[1:]...)},
+		{"not an array", append([]byte{mpFixStr | 1}, 'x')},
+		{"one field short", short},
+		{"a field that is not a string", append(append([]byte{}, good[:3]...), 0xc0)},
 		{"truncated value", good[:len(good)-1]},
 		{"trailing bytes", append(append([]byte{}, good...), 0)},
-		{"length beyond the record", append(append([]byte{}, good[:9]...), 0xff, 0xff, 0x03, 'a')},
+		{"string length beyond the event", append(append([]byte{}, good[:3]...), mpStr32, 0xff, 0xff, 0xff, 0xff, 'a')},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var pb packedBatch
 			pb.reset()
-			if err := pb.add(1, good); err != nil {
+			if err := pb.add(1, 42, good); err != nil {
 				t.Fatalf("add(good) = %v", err)
 			}
 			before := string(pb.data)
-			if err := pb.add(2, tt.data); err == nil {
+			if err := pb.add(2, 42, tt.data); err == nil {
 				t.Fatalf("add(%x) error = nil, want an error", tt.data)
 			}
 			if string(pb.data) != before || pb.count != 1 || pb.last != 1 {
-				t.Fatalf("a refused record changed the batch: %d events, last seq %d", pb.count, pb.last)
+				t.Fatalf("a refused event changed the batch: %d events, last seq %d", pb.count, pb.last)
 			}
 		})
 	}
 }
 
-func BenchmarkPackRecord(b *testing.B) {
+func BenchmarkPackEvent(b *testing.B) {
 	ev := sampleEvent()
 	v := ev.values()
-	rec := encodeRecord(nil, 42, &v)
+	event := appendPackedEvent(nil, &v)
 	var pb packedBatch
 	pb.reset()
 	b.ReportAllocs()
-	b.SetBytes(int64(len(rec)))
+	b.SetBytes(int64(len(event)))
 	for i := 0; b.Loop(); i++ {
 		if i%512 == 0 {
 			pb.reset()
 		}
-		if err := pb.add(uint64(i), rec); err != nil {
+		if err := pb.add(uint64(i), 42, event); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -48,8 +48,7 @@ type Pipeline struct {
 	lastSeq       uint64
 	lastHash      string
 	hasher        *chainHasher
-	recBuf        []byte
-	recs          []pendingRecord
+	segments      segmentBuilder
 	declaredFull  uint64 // queue_full drops already declared by a gap event
 	declaredBytes uint64 // queue_bytes drops already declared
 	declaredSpool uint64 // spool_error drops already declared

@@ -202,7 +202,7 @@ func TestCorruptSpoolIsMovedAside(t *testing.T) {
 				return err
 			}
 			err = db.Update(func(tx *bolt.Tx) error {
-				_, err := tx.CreateBucket(bucketEvents)
+				_, err := tx.CreateBucket(bucketSegments)
 				return err
 			})
 			if cerr := db.Close(); err == nil {

@@ -9,9 +9,6 @@ import (
 	"go.uber.org/zap"
 )
 
-// maxPruneBatch bounds the events deleted from the spool per transaction.
-const maxPruneBatch = 10000
-
 // maintainInterval is the least time between two saves of the publish
 // cursor; each save is a spool transaction that waits for the disk. A lost
 // save only makes the next run send a few events again, which Redis skips.
@@ -296,14 +293,14 @@ func (pub *publisher) maintain(force bool) {
 		return
 	}
 
-	deleted, size, err := p.spool.saveCursor(pub.cursor, pruneTo, maxPruneBatch)
+	more, size, err := p.spool.saveCursor(pub.cursor, pruneTo)
 	if err != nil {
 		p.log.Error("saving the audit publish cursor failed", zap.String("spool", p.spool.path), zap.Error(err))
 		return
 	}
 	pub.savedCursor = pub.cursor
 	p.counters.spoolBytes.Store(size)
-	if deleted == maxPruneBatch {
+	if more {
 		// More to prune: keep a checkpoint so the next call continues.
 		pub.checkpoints = append([]checkpoint{{seq: pruneTo, at: now.Add(-p.cfg.Retention - pub.granularity())}}, pub.checkpoints...)
 	}

@@ -16,12 +16,15 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 )
 
-// The spool is a bbolt file with two buckets. "events" maps the big-endian
-// seq to an encoded record (see encodeRecord). "meta" holds the chain
-// state, updated in the same transaction as the events it describes.
+// The spool is a bbolt file with two buckets. "segments" maps the
+// big-endian seq of a segment's first event to the segment (see
+// spool_segment.go). "meta" holds the chain state, updated in the same
+// transaction as the events it describes. Spools of format 1 kept one
+// record per event in a bucket "events"; Open converts them (see
+// spool_migrate.go).
 var (
-	bucketEvents = []byte("events")
-	bucketMeta   = []byte("meta")
+	bucketSegments = []byte("segments")
+	bucketMeta     = []byte("meta")
 
 	metaFormat   = []byte("format")         // spoolFormat as a decimal string
 	metaInstance = []byte("instance")       // instance id of this spool's chain
@@ -31,7 +34,7 @@ var (
 	metaRunning  = []byte("running")        // present while a pipeline has the spool open
 )
 
-const spoolFormat = "1"
+const spoolFormat = "2"
 
 // errSpoolCorrupt wraps every reason to move a spool file aside.
 var errSpoolCorrupt = errors.New("spool file is corrupt")
@@ -58,6 +61,7 @@ type spoolMeta struct {
 	lastHash string
 	cursor   uint64
 	running  bool // the previous pipeline did not close the spool
+	migrate  bool // the spool is of format 1 and must be converted
 }
 
 // spoolReset describes a corrupt spool file that was moved aside.
@@ -123,6 +127,9 @@ func tryOpenSpool(path string, lockTimeout time.Duration, instanceName string) (
 	if err == nil && meta.running {
 		err = s.check()
 	}
+	if err == nil && meta.migrate {
+		err = s.migrateRecords()
+	}
 	if err != nil {
 		_ = db.Close()
 		return nil, spoolMeta{}, err
@@ -162,11 +169,18 @@ func (s *spool) loadMeta(instanceName string) (meta spoolMeta, err error) {
 		if mb == nil {
 			return initSpool(tx, instanceName, &meta)
 		}
-		if tx.Bucket(bucketEvents) == nil {
-			return fmt.Errorf("%w: bucket 'events' is missing", errSpoolCorrupt)
-		}
-		if v := string(mb.Get(metaFormat)); v != spoolFormat {
-			return fmt.Errorf("%w: spool format is '%s', expected '%s'", errSpoolCorrupt, truncate(v), spoolFormat)
+		switch v := string(mb.Get(metaFormat)); v {
+		case spoolFormat:
+			if tx.Bucket(bucketSegments) == nil {
+				return fmt.Errorf("%w: bucket 'segments' is missing", errSpoolCorrupt)
+			}
+		case spoolFormatRecords:
+			if tx.Bucket(bucketRecords) == nil {
+				return fmt.Errorf("%w: bucket 'events' is missing", errSpoolCorrupt)
+			}
+			meta.migrate = true
+		default:
+			return fmt.Errorf("%w: spool format is '%s', expected '%s' or '%s'", errSpoolCorrupt, truncate(v), spoolFormat, spoolFormatRecords)
 		}
 
 		meta.instance = string(mb.Get(metaInstance))
@@ -192,14 +206,14 @@ func (s *spool) loadMeta(instanceName string) (meta spoolMeta, err error) {
 
 // initSpool creates the buckets of a new spool and its instance id.
 func initSpool(tx *bolt.Tx, instanceName string, meta *spoolMeta) error {
-	if tx.Bucket(bucketEvents) != nil {
+	if tx.Bucket(bucketSegments) != nil || tx.Bucket(bucketRecords) != nil {
 		return fmt.Errorf("%w: bucket 'meta' is missing", errSpoolCorrupt)
 	}
 	mb, err := tx.CreateBucket(bucketMeta)
 	if err != nil {
 		return err
 	}
-	if _, err := tx.CreateBucket(bucketEvents); err != nil {
+	if _, err := tx.CreateBucket(bucketSegments); err != nil {
 		return err
 	}
 

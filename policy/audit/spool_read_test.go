@@ -7,56 +7,61 @@ import (
 )
 
 // The spool is read back as decoded events only by tests: the publisher
-// packs records straight from bbolt (readPacked). decodeRecord is the
-// reference decoder that the fuzz target compares the packer with.
+// copies spooled events into a batch without decoding them (readPacked).
 
-// spooledEvent is one record read back from the spool.
+// spooledEvent is one event read back from the spool.
 type spooledEvent struct {
 	seq       uint64
 	spooledAt int64
 	values    fieldValues
 }
 
-// decodeRecord decodes a spool record. The fields share one copy of the
-// record, so the result stays valid after the bbolt transaction ends and
-// costs one allocation.
-func decodeRecord(b []byte) (spooledAt int64, v fieldValues, err error) {
-	spooledAt, fields, err := splitRecord(b)
+// decodeSegment decodes every event of a segment, checking the layout
+// that spool_segment.go describes.
+func decodeSegment(key, value []byte) ([]spooledEvent, error) {
+	seg, err := parseSegment(key, value)
 	if err != nil {
-		return 0, v, err
+		return nil, err
 	}
-	rec := string(fields)
-	rest := fields
-	for i := range v {
-		var value []byte
-		if value, rest, err = nextField(rest, i); err != nil {
-			return 0, v, err
+	out := make([]spooledEvent, 0, seg.count)
+	rest := seg.events
+	for i := 0; i < seg.count; i++ {
+		var event []byte
+		if event, rest, err = nextEvent(rest); err != nil {
+			return nil, err
 		}
-		// The value ends where rest begins.
-		end := len(fields) - len(rest)
-		v[i] = rec[end-len(value) : end]
+		if err := checkPackedEvent(event); err != nil {
+			return nil, err
+		}
+		unpacked, err := unpackBatch(append([]byte{mpFixArray | 1}, event...))
+		if err != nil {
+			return nil, err
+		}
+		se := spooledEvent{seq: seg.first + uint64(i), spooledAt: seg.spooledAt}
+		copy(se.values[:], unpacked[0])
+		out = append(out, se)
 	}
 	if len(rest) != 0 {
-		return 0, v, errTrailingBytes
+		return nil, fmt.Errorf("%d bytes after the segment's %d events", len(rest), seg.count)
 	}
-	return spooledAt, v, nil
+	return out, nil
 }
 
 // readAfter appends to dst up to max events with seq above after, in seq
 // order.
 func (s *spool) readAfter(after uint64, max int, dst []spooledEvent) ([]spooledEvent, error) {
 	err := s.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketEvents).Cursor()
-		for k, data := c.Seek(encodeSeq(after + 1)); k != nil && len(dst) < max; k, data = c.Next() {
-			seq, ok := decodeSeq(k)
-			if !ok {
-				return fmt.Errorf("spool key %x is not a seq", k)
-			}
-			at, v, err := decodeRecord(data)
+		c := tx.Bucket(bucketSegments).Cursor()
+		for k, v := seekSegment(c, after+1); k != nil && len(dst) < max; k, v = c.Next() {
+			events, err := decodeSegment(k, v)
 			if err != nil {
-				return fmt.Errorf("reading spooled seq %d: %w", seq, err)
+				return err
 			}
-			dst = append(dst, spooledEvent{seq: seq, spooledAt: at, values: v})
+			for _, ev := range events {
+				if ev.seq > after && len(dst) < max {
+					dst = append(dst, ev)
+				}
+			}
 		}
 		return nil
 	})

@@ -160,7 +160,8 @@ func (p *Pipeline) appendEvents(events []*Event, mode declareMode) error {
 
 	seq, prev := p.lastSeq, p.lastHash
 	at := now.UnixNano()
-	buf, recs := p.recBuf[:0], p.recs[:0]
+	segs := &p.segments
+	segs.reset(at)
 	for _, ev := range events {
 		seq++
 		ev.V, ev.Instance, ev.Seq, ev.PrevHash = SchemaVersion, p.instance, seq, prev
@@ -172,16 +173,10 @@ func (p *Pipeline) appendEvents(events []*Event, mode declareMode) error {
 		ev.Hash = p.hasher.sum(&v)
 		v[fieldHash] = ev.Hash
 		prev = ev.Hash
-
-		// Earlier records keep pointing at the old array if buf grows.
-		start := len(buf)
-		buf = encodeRecord(buf, at, &v)
-		recs = append(recs, pendingRecord{seq: seq, data: buf[start:len(buf):len(buf)]})
+		segs.add(seq, &v)
 	}
 
-	size, err := p.spool.appendBatch(recs, seq, prev)
-	clear(recs)
-	p.recBuf, p.recs = buf[:0], recs[:0]
+	size, err := p.spool.appendSegments(segs, seq, prev)
 	if err != nil {
 		return err
 	}
