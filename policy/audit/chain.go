@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"hash"
 	"strconv"
+	"strings"
+	"unsafe"
 )
 
 // Chain keys shorter than MinChainKeyLen bytes are rejected. Keys of at
@@ -70,6 +72,9 @@ type chainHasher struct {
 	mac hash.Hash
 	buf []byte
 	out [sha256.Size]byte
+
+	links [2][hashLen]byte // the last two links of sumShared
+	next  int              // index into links of the next link
 }
 
 func newChainHasher(key []byte) *chainHasher {
@@ -78,11 +83,22 @@ func newChainHasher(key []byte) *chainHasher {
 
 // sum returns the hex link over v's prev_hash and canonical form.
 func (h *chainHasher) sum(v *fieldValues) string {
+	return strings.Clone(h.sumShared(v))
+}
+
+// sumShared is sum without allocating: the string it returns shares
+// memory with the hasher, and the second call after this one overwrites
+// it. The writer uses each link only until it has computed the next one,
+// which names it as prev_hash.
+func (h *chainHasher) sumShared(v *fieldValues) string {
 	h.buf = append(h.buf[:0], v[fieldPrevHash]...)
 	h.buf = appendCanonical(h.buf, v)
 	h.mac.Reset()
 	h.mac.Write(h.buf)
-	return hex.EncodeToString(h.mac.Sum(h.out[:0]))
+	link := &h.links[h.next]
+	h.next ^= 1
+	hex.Encode(link[:], h.mac.Sum(h.out[:0]))
+	return unsafe.String(&link[0], len(link))
 }
 
 // equal reports whether the hex link want matches v's content, comparing

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/awra/awragate/policy"
 )
@@ -65,13 +66,50 @@ func (e *Event) values() fieldValues {
 	var v fieldValues
 	v[fieldV] = strconv.Itoa(e.V)
 	v[fieldTS] = e.TS.UTC().Format(time.RFC3339Nano)
-	v[fieldInstance] = e.Instance
 	v[fieldSeq] = strconv.FormatUint(e.Seq, 10)
+	v[fieldStatus] = strconv.Itoa(e.Status)
+	v[fieldLatencyUS] = strconv.FormatInt(e.LatencyUS, 10)
+	e.fillStrings(&v)
+	return v
+}
+
+// sharedValues fills v as values does, except that the numbers and the
+// time are formatted into scratch, which it returns, instead of into new
+// strings. Those strings share scratch's memory, so v is valid only until
+// scratch is written again. The writer, which formats one event at a
+// time, uses it to spare the allocations.
+func (e *Event) sharedValues(v *fieldValues, scratch []byte) []byte {
+	// A string made here stays valid if a later append moves scratch: it
+	// keeps the old array, which nothing writes to again.
+	scratch = scratch[:0]
+	mark := 0
+	next := func() string {
+		s := unsafe.String(unsafe.SliceData(scratch[mark:]), len(scratch)-mark)
+		mark = len(scratch)
+		return s
+	}
+
+	scratch = strconv.AppendInt(scratch, int64(e.V), 10)
+	v[fieldV] = next()
+	scratch = e.TS.UTC().AppendFormat(scratch, time.RFC3339Nano)
+	v[fieldTS] = next()
+	scratch = strconv.AppendUint(scratch, e.Seq, 10)
+	v[fieldSeq] = next()
+	scratch = strconv.AppendInt(scratch, int64(e.Status), 10)
+	v[fieldStatus] = next()
+	scratch = strconv.AppendInt(scratch, e.LatencyUS, 10)
+	v[fieldLatencyUS] = next()
+	e.fillStrings(v)
+	return scratch
+}
+
+// fillStrings copies the event's string fields into v.
+func (e *Event) fillStrings(v *fieldValues) {
+	v[fieldInstance] = e.Instance
 	v[fieldRequestID] = e.RequestID
 	v[fieldModule] = string(e.Module)
 	v[fieldDecision] = string(e.Decision)
 	v[fieldReason] = string(e.Reason)
-	v[fieldStatus] = strconv.Itoa(e.Status)
 	v[fieldKeyID] = e.KeyID
 	v[fieldClientIP] = e.ClientIP
 	v[fieldPeerIP] = e.PeerIP
@@ -80,11 +118,9 @@ func (e *Event) values() fieldValues {
 	v[fieldPath] = e.Path
 	v[fieldScopes] = e.Scopes
 	v[fieldProvider] = e.Provider
-	v[fieldLatencyUS] = strconv.FormatInt(e.LatencyUS, 10)
 	v[fieldDetail] = e.Detail
 	v[fieldPrevHash] = e.PrevHash
 	v[fieldHash] = e.Hash
-	return v
 }
 
 // Fields returns the event as the flat string fields of a stream entry,

@@ -3,6 +3,7 @@ package audit
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func validFields(t *testing.T) map[string]string {
@@ -114,5 +115,50 @@ func TestSanitize(t *testing.T) {
 					ev.Module, ev.Decision, ev.Path, ev.Detail, tt.wantModule, tt.wantDec, tt.wantPath, tt.wantDetail)
 			}
 		})
+	}
+}
+
+// The writer's allocation-free formatting gives the same strings as
+// values, also when the scratch buffer is reused or has to grow.
+func TestSharedValuesMatchValues(t *testing.T) {
+	big := sampleEvent()
+	big.Seq = 1<<64 - 1
+	big.LatencyUS = -1
+	big.Status = 599
+	big.TS = time.Date(2026, 12, 31, 23, 59, 59, 999999999, time.FixedZone("east", 3600))
+	small := sampleEvent()
+	small.Seq = 1
+	small.TS = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+	for _, scratch := range [][]byte{nil, make([]byte, 0, 8), make([]byte, 0, 256)} {
+		for _, ev := range []*Event{big, small, big} {
+			var got fieldValues
+			scratch = ev.sharedValues(&got, scratch)
+			if want := ev.values(); got != want {
+				t.Fatalf("sharedValues() = %q, want %q", got, want)
+			}
+		}
+	}
+}
+
+// sumShared gives the same link as sum, and a link stays valid while the
+// next one is computed.
+func TestSumSharedKeepsPreviousLink(t *testing.T) {
+	key := testChainKey(t)
+	h := newChainHasher(key)
+	first := sampleEvent()
+	v1 := first.values()
+	link1 := h.sumShared(&v1)
+	want1 := ComputeHash(key, first)
+
+	second := sampleEvent()
+	second.PrevHash = link1
+	v2 := second.values()
+	link2 := h.sumShared(&v2)
+	if link1 != want1 {
+		t.Fatalf("first link after the next call = %s, want %s", link1, want1)
+	}
+	if want2 := ComputeHash(key, second); link2 != want2 {
+		t.Fatalf("second link = %s, want %s", link2, want2)
 	}
 }

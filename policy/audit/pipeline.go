@@ -49,6 +49,7 @@ type Pipeline struct {
 	lastHash      string
 	hasher        *chainHasher
 	segments      segmentBuilder
+	scratch       []byte // the writer's formatting buffer, see Event.sharedValues
 	declaredFull  uint64 // queue_full drops already declared by a gap event
 	declaredBytes uint64 // queue_bytes drops already declared
 	declaredSpool uint64 // spool_error drops already declared

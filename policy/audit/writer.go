@@ -2,6 +2,7 @@ package audit
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/awra/awragate/policy"
@@ -169,12 +170,15 @@ func (p *Pipeline) appendEvents(events []*Event, mode declareMode) error {
 			ev.TS = now
 		}
 		ev.sanitize()
-		v := ev.values()
-		ev.Hash = p.hasher.sum(&v)
+		var v fieldValues
+		p.scratch = ev.sharedValues(&v, p.scratch)
+		ev.Hash = p.hasher.sumShared(&v)
 		v[fieldHash] = ev.Hash
 		prev = ev.Hash
 		segs.add(seq, &v)
 	}
+	// The last link outlives the hasher's shared memory.
+	prev = strings.Clone(prev)
 
 	size, err := p.spool.appendSegments(segs, seq, prev)
 	if err != nil {
