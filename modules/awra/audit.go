@@ -42,7 +42,7 @@ type AuditConfig struct {
 	// CommitInterval is the least time between two spool commits. Under
 	// load the writer gathers events this long and commits them with one
 	// fsync: longer costs less CPU per event, and events wait up to this
-	// long before they are on disk. Default: 25ms; at most 1s.
+	// long before they are on disk. Default: 100ms; at most 1s.
 	CommitInterval caddy.Duration `json:"commit_interval,omitempty"`
 
 	// Retention is how long published events stay in the spool so that a

@@ -17,7 +17,7 @@ const (
 	DefaultQueueBytes     = 64 << 20
 	DefaultBatchSize      = 512
 	DefaultSpoolBatch     = 8192
-	DefaultCommitInterval = 25 * time.Millisecond
+	DefaultCommitInterval = 100 * time.Millisecond
 	DefaultRetention      = 10 * time.Minute
 	DefaultRedisTimeout   = 2 * time.Second
 	DefaultMinBackoff     = 100 * time.Millisecond
@@ -96,12 +96,15 @@ type Config struct {
 	// events gather this long and commits them together. A longer interval
 	// costs less CPU per event, and an event waits up to this long before
 	// it is on disk. A crash loses the events not yet committed, and the
-	// next start declares that with an unclean_restart event. Default 25
-	// ms, at most 1 second.
+	// next start declares that with an unclean_restart event. An event
+	// that arrives after a quiet spell is committed at once. Default 100
+	// ms, the journal commit interval MongoDB uses by default; at most 1
+	// second.
 	//
-	// With GOMAXPROCS=1 a commit's fdatasync holds Go's only P, so every
-	// request waits until it returns. Fewer commits mean fewer such
-	// pauses (bench/RESULTS.md).
+	// Under load each commit's fdatasync takes 1 to 3 ms, which with
+	// GOMAXPROCS 1 stalls requests (see withSpareP). At 25 ms a gateway
+	// on one CPU kept 2 to 3 points less of plain Caddy's throughput than
+	// at 100 ms (bench/RESULTS.md).
 	CommitInterval time.Duration
 
 	// Retention is how long published events stay in the spool, so that

@@ -164,7 +164,7 @@ func (s *spool) loadMeta(instanceName string) (meta spoolMeta, err error) {
 		}
 	}()
 
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.update(func(tx *bolt.Tx) error {
 		mb := tx.Bucket(bucketMeta)
 		if mb == nil {
 			return initSpool(tx, instanceName, &meta)
@@ -237,6 +237,12 @@ func initSpool(tx *bolt.Tx, instanceName string, meta *spoolMeta) error {
 	return nil
 }
 
+// update runs fn in a write transaction. The commit waits for the disk,
+// so it runs with a spare P (see withSpareP).
+func (s *spool) update(fn func(*bolt.Tx) error) error {
+	return withSpareP(func() error { return s.db.Update(fn) })
+}
+
 // check runs bbolt's consistency check; it is used after an unclean stop.
 func (s *spool) check() (err error) {
 	defer func() {
@@ -257,7 +263,7 @@ func (s *spool) check() (err error) {
 
 // close clears the running marker and closes the file.
 func (s *spool) close() error {
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketMeta).Delete(metaRunning)
 	})
 	if cerr := s.db.Close(); err == nil {

@@ -54,7 +54,7 @@ func (s *spool) migrateRecords() (err error) {
 
 	var b segmentBuilder
 	for done := false; !done; {
-		err = s.db.Update(func(tx *bolt.Tx) error {
+		err = s.update(func(tx *bolt.Tx) error {
 			done, err = migrateRun(tx, &b)
 			return err
 		})

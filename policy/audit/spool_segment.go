@@ -159,7 +159,7 @@ func (b *segmentBuilder) segments(fn func(first uint64, value []byte) error) err
 // stored last_seq, and the new chain head in one transaction. It returns
 // the file size.
 func (s *spool) appendSegments(b *segmentBuilder, lastSeq uint64, lastHash string) (size int64, err error) {
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.update(func(tx *bolt.Tx) error {
 		sb := tx.Bucket(bucketSegments)
 		// Keys only grow, so full pages waste no space.
 		sb.FillPercent = 1.0
@@ -282,7 +282,7 @@ func (s *spool) firstSeq() (uint64, error) {
 // returns whether more segments are due and the file size. Deleted pages
 // are reused, but the file does not shrink.
 func (s *spool) saveCursor(cursor, pruneUpTo uint64) (more bool, size int64, err error) {
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.update(func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketMeta).Put(metaCursor, encodeSeq(cursor)); err != nil {
 			return err
 		}
