@@ -240,7 +240,12 @@ func (ar auditRecorder) record(d *decision) {
 	ev.Status = d.status
 	ev.KeyID = d.keyID
 	ev.ClientIP = addrString(d.clientIP)
-	ev.PeerIP = addrString(d.peerIP)
+	ev.PeerIP = ev.ClientIP
+	if d.peerIP != d.clientIP {
+		// Behind a trusted proxy the two differ; otherwise one string
+		// serves both.
+		ev.PeerIP = addrString(d.peerIP)
+	}
 	ev.Method = d.method
 	ev.Host = d.host
 	ev.Path = d.path

@@ -24,9 +24,9 @@ var spareP sync.Mutex
 //
 // Setting GOMAXPROCS ends the runtime's automatic updates of it when the
 // CPU limit changes. Caddy's start-up (automaxprocs) already sets it when
-// the process has a CPU quota, so this changes something only for a
-// gateway that has one CPU without a quota: it keeps GOMAXPROCS 1 until
-// it restarts, even if it is given more CPUs.
+// the process has a CPU quota. So only a gateway with one CPU and no quota
+// loses something: it keeps GOMAXPROCS 1 until it restarts, even if it is
+// given more CPUs.
 func withSpareP(fn func() error) error {
 	spareP.Lock()
 	defer spareP.Unlock()
