@@ -296,11 +296,22 @@ func (e *Event) sanitize() {
 	if e.Module == "" {
 		e.Module = ModuleUnknown
 	}
-	for _, f := range [...]*string{
+	fields := [...]*string{
 		&e.RequestID, &e.KeyID, &e.ClientIP, &e.PeerIP, &e.Method, &e.Host,
 		&e.Path, &e.Scopes, &e.Provider, &e.Detail,
 		(*string)(&e.Module), (*string)(&e.Decision), (*string)(&e.Reason),
-	} {
+	}
+	// Almost every event is ASCII, which one pass over all fields shows.
+	var bits byte
+	for _, f := range fields {
+		for i := 0; i < len(*f); i++ {
+			bits |= (*f)[i]
+		}
+	}
+	if bits < utf8.RuneSelf {
+		return
+	}
+	for _, f := range fields {
 		if !utf8.ValidString(*f) {
 			*f = strings.ToValidUTF8(*f, "\uFFFD")
 		}

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func validFields(t *testing.T) map[string]string {
@@ -103,6 +104,8 @@ func TestSanitize(t *testing.T) {
 	}{
 		{"valid event unchanged", Event{Module: ModuleAPIKey, Decision: DecisionAllow, Path: "/a"}, ModuleAPIKey, DecisionAllow, "/a", ""},
 		{"invalid UTF-8 replaced", Event{Module: ModuleAPIKey, Decision: DecisionDeny, Path: "/\xff\xfe"}, ModuleAPIKey, DecisionDeny, "/\uFFFD", ""},
+		{"valid UTF-8 unchanged", Event{Module: ModuleAPIKey, Decision: DecisionDeny, Path: "/caf\u00e9"}, ModuleAPIKey, DecisionDeny, "/caf\u00e9", ""},
+		{"invalid UTF-8 in the last field replaced", Event{Module: ModuleAPIKey, Decision: DecisionDeny, Path: "/a", Reason: "x\xc3"}, ModuleAPIKey, DecisionDeny, "/a", ""},
 		{"empty module", Event{Decision: DecisionDeny}, ModuleUnknown, DecisionDeny, "", ""},
 		{"unknown decision", Event{Module: ModuleAdmin, Decision: "ok", Detail: "key created"}, ModuleAdmin, DecisionDeny, "", "key created invalid decision 'ok'"},
 	}
@@ -110,6 +113,9 @@ func TestSanitize(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ev := tt.in
 			ev.sanitize()
+			if !utf8.ValidString(string(ev.Reason)) {
+				t.Fatalf("sanitize() left reason %q invalid", ev.Reason)
+			}
 			if ev.Module != tt.wantModule || ev.Decision != tt.wantDec || ev.Path != tt.wantPath || ev.Detail != tt.wantDetail {
 				t.Fatalf("sanitize() = module %q decision %q path %q detail %q, want %q %q %q %q",
 					ev.Module, ev.Decision, ev.Path, ev.Detail, tt.wantModule, tt.wantDec, tt.wantPath, tt.wantDetail)
