@@ -8,7 +8,9 @@
 // by bytes, or drops it and counts the drop. One writer goroutine takes
 // batches from the queue, gives each event the next seq of this instance
 // and its chain link, and commits the batch to a bbolt spool file in one
-// transaction (one fsync per batch). One publisher goroutine sends spooled
+// transaction, at most one per Config.CommitInterval (bbolt syncs twice per
+// commit). Events are stored packed as the publish script reads them, a
+// few to a bbolt value. One publisher goroutine sends spooled
 // events to the stream in seq order, up to Config.BatchSize per round trip,
 // through a Lua script that adds only seqs above the instance's watermark
 // and moves the watermark in the same atomic step. A batch sent twice, after
