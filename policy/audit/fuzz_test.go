@@ -135,6 +135,7 @@ func FuzzSegment(f *testing.F) {
 	b.reset(1700000000000000000)
 	for i := 0; i < 3; i++ {
 		ev := sampleEvent()
+		ev.Seq = uint64(5 + i)
 		ev.Detail = strings.Repeat("d", i*20)
 		v := ev.values()
 		b.add(uint64(5+i), &v)

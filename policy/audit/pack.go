@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strconv"
 )
 
 // A packed batch carries spooled events to the publish script as one
@@ -48,11 +49,16 @@ func (pb *packedBatch) reset() {
 }
 
 // add appends the packed event of seq, spooled at at, to the batch. An
-// event that is not an array of numFields strings leaves the batch as it
-// was.
+// event that is not an array of numFields strings, or whose seq field is
+// not seq, leaves the batch as it was.
 func (pb *packedBatch) add(seq uint64, at int64, event []byte) error {
-	if err := checkPackedEvent(event); err != nil {
+	seqField, err := checkPackedEvent(event)
+	if err != nil {
 		return err
+	}
+	var want [20]byte
+	if string(seqField) != string(strconv.AppendUint(want[:0], seq, 10)) {
+		return fmt.Errorf("spooled event has seq '%s' where seq %d belongs", truncate(string(seqField)), seq)
 	}
 	pb.data = append(pb.data, event...)
 	if pb.count == 0 {
@@ -81,22 +87,27 @@ func appendPackedEvent(b []byte, v *fieldValues) []byte {
 }
 
 // checkPackedEvent reports whether event is exactly one array of numFields
-// strings in the formats appendPackedEvent writes. The publisher checks
-// every spooled event this way before Redis reads it.
-func checkPackedEvent(event []byte) error {
+// strings in the formats appendPackedEvent writes, and returns the value of
+// its seq field. The publisher checks every spooled event this way before
+// Redis reads it.
+func checkPackedEvent(event []byte) (seqField []byte, err error) {
 	n, rest, ok := readArrayHeader(event)
 	if !ok || n != numFields {
-		return errors.New("spooled event is not an array of the schema's fields")
+		return nil, errors.New("spooled event is not an array of the schema's fields")
 	}
 	for i := 0; i < numFields; i++ {
-		if rest, ok = skipStr(rest); !ok {
-			return fmt.Errorf("spooled event field '%s' is malformed or truncated", FieldNames[i])
+		var value []byte
+		if value, rest, ok = readStrBytes(rest); !ok {
+			return nil, fmt.Errorf("spooled event field '%s' is malformed or truncated", FieldNames[i])
+		}
+		if i == fieldSeq {
+			seqField = value
 		}
 	}
 	if len(rest) != 0 {
-		return errTrailingBytes
+		return nil, errTrailingBytes
 	}
-	return nil
+	return seqField, nil
 }
 
 // readArrayHeader reads an array header in any of the three formats.
@@ -112,8 +123,9 @@ func readArrayHeader(b []byte) (n int, rest []byte, ok bool) {
 	return 0, nil, false
 }
 
-// skipStr returns the bytes after the string at the start of b.
-func skipStr(b []byte) (rest []byte, ok bool) {
+// readStrBytes returns the string at the start of b and the bytes after
+// it.
+func readStrBytes(b []byte) (value, rest []byte, ok bool) {
 	var n uint64
 	var k int
 	switch {
@@ -124,12 +136,13 @@ func skipStr(b []byte) (rest []byte, ok bool) {
 	case len(b) >= 5 && b[0] == mpStr32:
 		n, k = uint64(binary.BigEndian.Uint32(b[1:])), 5
 	default:
-		return nil, false
+		return nil, nil, false
 	}
 	if n > uint64(len(b)-k) {
-		return nil, false
+		return nil, nil, false
 	}
-	return b[k+int(n):], true
+	end := k + int(n)
+	return b[k:end], b[end:], true
 }
 
 func appendArrayHeader(b []byte, n int) []byte {

@@ -115,18 +115,20 @@ func TestPackedBatchRejectsBadEvents(t *testing.T) {
 		{"truncated value", good[:len(good)-1]},
 		{"trailing bytes", append(append([]byte{}, good...), 0)},
 		{"string length beyond the event", append(append([]byte{}, good[:3]...), mpStr32, 0xff, 0xff, 0xff, 0xff, 'a')},
+		// The event of the previous seq, where the next one belongs.
+		{"seq field of another seq", good},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var pb packedBatch
 			pb.reset()
-			if err := pb.add(1, 42, good); err != nil {
+			if err := pb.add(ev.Seq, 42, good); err != nil {
 				t.Fatalf("add(good) = %v", err)
 			}
 			before := string(pb.data)
-			if err := pb.add(2, 42, tt.data); err == nil {
+			if err := pb.add(ev.Seq+1, 42, tt.data); err == nil {
 				t.Fatalf("add(%x) error = nil, want an error", tt.data)
 			}
-			if string(pb.data) != before || pb.count != 1 || pb.last != 1 {
+			if string(pb.data) != before || pb.count != 1 || pb.last != ev.Seq {
 				t.Fatalf("a refused event changed the batch: %d events, last seq %d", pb.count, pb.last)
 			}
 		})
@@ -145,7 +147,7 @@ func BenchmarkPackEvent(b *testing.B) {
 		if i%512 == 0 {
 			pb.reset()
 		}
-		if err := pb.add(uint64(i), 42, event); err != nil {
+		if err := pb.add(ev.Seq, 42, event); err != nil {
 			b.Fatal(err)
 		}
 	}

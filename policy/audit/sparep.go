@@ -5,12 +5,17 @@ import (
 	"sync"
 )
 
-// spareP serializes withSpareP, so that two callers never undo each
-// other's setting.
-var spareP sync.Mutex
+// spare counts the withSpareP calls in progress and remembers whether the
+// first of them raised GOMAXPROCS.
+var spare struct {
+	sync.Mutex
+	active int
+	raised bool
+}
 
 // withSpareP runs fn, which waits for the disk, with a second P when
-// GOMAXPROCS is 1, and restores GOMAXPROCS afterwards.
+// GOMAXPROCS is 1, and restores GOMAXPROCS afterwards. Calls from several
+// spools run at the same time and share the spare P.
 //
 // Go hands the P of a goroutine blocked in a system call to another thread
 // only when its monitor thread notices, and the monitor sleeps up to 10 ms
@@ -28,12 +33,26 @@ var spareP sync.Mutex
 // loses something: it keeps GOMAXPROCS 1 until it restarts, even if it is
 // given more CPUs.
 func withSpareP(fn func() error) error {
-	spareP.Lock()
-	defer spareP.Unlock()
-	if runtime.GOMAXPROCS(0) != 1 {
-		return fn()
+	spare.Lock()
+	if spare.active == 0 && runtime.GOMAXPROCS(0) == 1 {
+		runtime.GOMAXPROCS(2)
+		spare.raised = true
 	}
-	runtime.GOMAXPROCS(2)
-	defer runtime.GOMAXPROCS(1)
+	spare.active++
+	spare.Unlock()
+
+	defer func() {
+		spare.Lock()
+		defer spare.Unlock()
+		spare.active--
+		if spare.active > 0 || !spare.raised {
+			return
+		}
+		spare.raised = false
+		// Someone else may have set another value meanwhile; keep it.
+		if runtime.GOMAXPROCS(0) == 2 {
+			runtime.GOMAXPROCS(1)
+		}
+	}()
 	return fn()
 }

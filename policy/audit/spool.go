@@ -175,8 +175,14 @@ func (s *spool) loadMeta(instanceName string) (meta spoolMeta, err error) {
 				return fmt.Errorf("%w: bucket 'segments' is missing", errSpoolCorrupt)
 			}
 		case spoolFormatRecords:
-			if tx.Bucket(bucketRecords) == nil {
+			rb := tx.Bucket(bucketRecords)
+			if rb == nil {
 				return fmt.Errorf("%w: bucket 'events' is missing", errSpoolCorrupt)
+			}
+			// Checked before anything is written, so that a spool with a bad
+			// record is moved aside as it was.
+			if err := checkRecords(rb); err != nil {
+				return err
 			}
 			meta.migrate = true
 		default:

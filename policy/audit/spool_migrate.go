@@ -23,11 +23,24 @@ const (
 
 var bucketRecords = []byte("events")
 
-// migrateRecords converts a format 1 spool. It first reads every record,
-// so that a spool with a bad record is moved aside as it was. Then it
-// moves the records into segments, up to DefaultSpoolBatch records per
-// transaction, so that a long backlog never sits in memory at once, and
-// marks the spool format 2 when the last record has moved. A
+// checkRecords reads every record of a format 1 spool and returns an
+// error wrapping errSpoolCorrupt for the first one that does not decode.
+func checkRecords(rb *bolt.Bucket) error {
+	return rb.ForEach(func(k, data []byte) error {
+		if _, ok := decodeSeq(k); !ok {
+			return fmt.Errorf("%w: key %x of bucket 'events' is not a seq", errSpoolCorrupt, k)
+		}
+		if _, _, err := decodeRecord(data); err != nil {
+			return fmt.Errorf("%w: record %x: %v", errSpoolCorrupt, k, err)
+		}
+		return nil
+	})
+}
+
+// migrateRecords converts a format 1 spool whose records checkRecords
+// accepted. It moves the records into segments, up to DefaultSpoolBatch
+// records per transaction, so that a long backlog never sits in memory at
+// once, and marks the spool format 2 when the last record has moved. A
 // crash in between leaves format 1 with part of the events in segments,
 // and the next Open goes on from there.
 func (s *spool) migrateRecords() (err error) {
@@ -36,21 +49,6 @@ func (s *spool) migrateRecords() (err error) {
 			err = fmt.Errorf("%w: bbolt panicked while converting it from format %s: %v", errSpoolCorrupt, spoolFormatRecords, r)
 		}
 	}()
-
-	err = s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketRecords).ForEach(func(k, data []byte) error {
-			if _, ok := decodeSeq(k); !ok {
-				return fmt.Errorf("%w: key %x of bucket 'events' is not a seq", errSpoolCorrupt, k)
-			}
-			if _, _, err := decodeRecord(data); err != nil {
-				return fmt.Errorf("%w: record %x: %v", errSpoolCorrupt, k, err)
-			}
-			return nil
-		})
-	})
-	if err != nil {
-		return err
-	}
 
 	var b segmentBuilder
 	for done := false; !done; {

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"fmt"
+	"strconv"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -23,14 +24,15 @@ func decodeSegment(key, value []byte) ([]spooledEvent, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]spooledEvent, 0, seg.count)
+	// The count comes from the segment, so it does not size the slice.
+	var out []spooledEvent
 	rest := seg.events
 	for i := 0; i < seg.count; i++ {
 		var event []byte
 		if event, rest, err = nextEvent(rest); err != nil {
 			return nil, err
 		}
-		if err := checkPackedEvent(event); err != nil {
+		if _, err := checkPackedEvent(event); err != nil {
 			return nil, err
 		}
 		unpacked, err := unpackBatch(append([]byte{mpFixArray | 1}, event...))
@@ -39,6 +41,9 @@ func decodeSegment(key, value []byte) ([]spooledEvent, error) {
 		}
 		se := spooledEvent{seq: seg.first + uint64(i), spooledAt: seg.spooledAt}
 		copy(se.values[:], unpacked[0])
+		if want := strconv.FormatUint(se.seq, 10); se.values[fieldSeq] != want {
+			return nil, fmt.Errorf("event %d has seq %q, want %s", i, se.values[fieldSeq], want)
+		}
 		out = append(out, se)
 	}
 	if len(rest) != 0 {

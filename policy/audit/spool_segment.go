@@ -222,14 +222,21 @@ func (s *spool) readPacked(after uint64, max int, pb *packedBatch) error {
 	pb.reset()
 	return s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketSegments).Cursor()
+		var next uint64 // the seq the next segment must start with
 		for k, v := seekSegment(c, after+1); k != nil && pb.count < max; k, v = c.Next() {
 			seg, err := parseSegment(k, v)
 			if err != nil {
 				return err
 			}
+			// The first segment may start above after+1 when Redis lost
+			// events that the spool no longer holds (see rewind).
+			if next != 0 && seg.first != next {
+				return fmt.Errorf("spool segment at seq %d follows one that ends at seq %d", seg.first, next-1)
+			}
 			if err := seg.pack(after, max, pb); err != nil {
 				return err
 			}
+			next = seg.last() + 1
 		}
 		return nil
 	})

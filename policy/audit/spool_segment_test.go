@@ -181,3 +181,34 @@ func TestSegmentBuilderSplitsBySize(t *testing.T) {
 		}
 	}
 }
+
+// Segments that overlap or leave a gap are an error, so that the cursor
+// never moves past events the stream did not get.
+func TestReadPackedRejectsOverlapAndGap(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		first uint64
+	}{
+		{"overlap", 5},
+		{"gap", 50},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := segmentedSpool(t)
+			var b segmentBuilder
+			b.reset(0)
+			for seq := tt.first; seq < tt.first+2; seq++ {
+				ev := requestEvent(int(seq))
+				ev.Seq = seq
+				v := ev.values()
+				b.add(seq, &v)
+			}
+			if _, err := s.appendSegments(&b, 40, ""); err != nil {
+				t.Fatalf("appendSegments() error = %v", err)
+			}
+			var pb packedBatch
+			if err := s.readPacked(0, 1000, &pb); err == nil {
+				t.Fatalf("readPacked() over a segment at seq %d = %d events, nil; want an error", tt.first, pb.count)
+			}
+		})
+	}
+}
