@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	bolt "go.etcd.io/bbolt"
 	"testing"
 	"time"
 
@@ -191,4 +192,21 @@ func readSpool(t testing.TB, p *Pipeline) []Entry {
 		out = append(out, NewEntry(fmt.Sprintf("spool-%d", s.seq), fields))
 	}
 	return out
+}
+
+// updateSpoolFile runs fn in a write transaction on the closed spool file
+// at path, as a person or an older gateway would change it.
+func updateSpoolFile(t *testing.T, path string, fn func(tx *bolt.Tx) error) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatalf("bolt.Open(%s) = %v", path, err)
+	}
+	err = db.Update(fn)
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatalf("changing spool %s: %v", path, err)
+	}
 }

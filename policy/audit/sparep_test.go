@@ -7,7 +7,7 @@ import (
 )
 
 // With GOMAXPROCS 1, fn runs with two Ps and GOMAXPROCS is 1 again
-// afterwards; any other setting is left alone. fn's error is returned.
+// afterwards. Any other setting is left alone, and fn's error is returned.
 func TestWithSparePRestoresGOMAXPROCS(t *testing.T) {
 	saved := runtime.GOMAXPROCS(0)
 	defer runtime.GOMAXPROCS(saved)

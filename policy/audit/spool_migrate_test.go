@@ -29,12 +29,7 @@ func encodeRecord(buf []byte, spooledAt int64, v *fieldValues) []byte {
 // are, as after a conversion that a crash cut short.
 func downgradeSpool(t *testing.T, path string, keep int) {
 	t.Helper()
-	db, err := bolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatalf("bolt.Open(%s) = %v", path, err)
-	}
-	defer db.Close()
-	err = db.Update(func(tx *bolt.Tx) error {
+	updateSpoolFile(t, path, func(tx *bolt.Tx) error {
 		rb, err := tx.CreateBucket(bucketRecords)
 		if err != nil {
 			return err
@@ -72,9 +67,6 @@ func downgradeSpool(t *testing.T, path string, keep int) {
 		}
 		return tx.Bucket(bucketMeta).Put(metaFormat, []byte(spoolFormatRecords))
 	})
-	if err != nil {
-		t.Fatalf("rewriting %s in format 1: %v", path, err)
-	}
 }
 
 // spoolFormatOf returns the format stored in a closed spool and whether
@@ -95,7 +87,7 @@ func spoolFormatOf(t *testing.T, path string) (format string, hasRecords bool) {
 }
 
 // A spool left by a gateway of spool format 1 is converted at Open: every
-// event it holds reaches the stream once, with its chain intact, and the
+// event it contains reaches the stream once, with its chain intact, and the
 // file is format 2 afterwards. A conversion cut short by a crash goes on.
 func TestSpoolFormat1IsConverted(t *testing.T) {
 	for _, tt := range []struct {
@@ -155,19 +147,9 @@ func TestSpoolFormat1WithBadRecordIsMovedAside(t *testing.T) {
 
 	path := filepath.Join(cfg.SpoolDir, SpoolFileName)
 	downgradeSpool(t, path, 0)
-	db, err := bolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatalf("bolt.Open(%s) = %v", path, err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
+	updateSpoolFile(t, path, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketRecords).Put(encodeSeq(7), []byte{recordFormat, 0, 0, 0, 0, 0, 0, 0, 1, 0xff})
 	})
-	if cerr := db.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		t.Fatalf("damaging record 7: %v", err)
-	}
 
 	damaged, err := os.ReadFile(path)
 	if err != nil {
@@ -182,7 +164,7 @@ func TestSpoolFormat1WithBadRecordIsMovedAside(t *testing.T) {
 	if len(moved) != 1 {
 		t.Fatalf("corrupt files = %v, want one", moved)
 	}
-	if kept, _ := os.ReadFile(moved[0]); !bytes.Equal(kept, damaged) {
+	if movedBytes, _ := os.ReadFile(moved[0]); !bytes.Equal(movedBytes, damaged) {
 		t.Fatalf("%s differs from the spool before Open: it must be moved aside as it was", moved[0])
 	}
 }

@@ -12,8 +12,8 @@ import (
 // segmentFormat is the first byte of every segment.
 const segmentFormat = 2
 
-// maxSegmentBytes bounds a segment of more than one event. bbolt puts at
-// least two values in each leaf. A leaf larger than a page costs a fresh
+// maxSegmentBytes bounds a segment of more than one event. bbolt splits a
+// leaf only into leaves of at least two values. A leaf larger than a page costs a fresh
 // buffer and a copy of all its values at every commit that touches it, so
 // two segments must fit in one 4 KiB page with their headers. A commit
 // stores its events in as many segments as they need, in one transaction,
@@ -27,7 +27,7 @@ var maxSegmentBytes = 1984
 // leaves room above the rate of a busy gateway.
 const maxPruneSegments = 16384
 
-// A segment holds consecutive events of one commit under the big-endian
+// A segment contains consecutive events of one commit under the big-endian
 // seq of its first event:
 //
 //	format byte (2) | spooled-at, 8 bytes big-endian Unix nanoseconds |
@@ -191,15 +191,15 @@ func (s *spool) fileSize() int64 {
 	return fi.Size()
 }
 
-// seekSegment positions c on the segment that holds seq, or on the first
-// segment after it when none does. It returns a nil key when no segment
-// holds seq or a later one.
+// seekSegment positions c on the segment that contains seq, or on the
+// first segment after it when none does. It returns a nil key when no
+// segment contains seq or a later one.
 func seekSegment(c *bolt.Cursor, seq uint64) (key, value []byte) {
 	key, value = c.Seek(encodeSeq(seq))
 	if key != nil && string(key) == string(encodeSeq(seq)) {
 		return key, value
 	}
-	// The segment before the one found may still hold seq.
+	// The segment before the one found may still contain seq.
 	if key == nil {
 		key, value = c.Last()
 	} else if pk, pv := c.Prev(); pk != nil {
@@ -243,7 +243,7 @@ func (s *spool) readPacked(after uint64, max int, pb *packedBatch) error {
 }
 
 // pack adds the segment's events with seq above after to pb until pb
-// holds max events. It checks every event it reads, and the segment's end
+// contains max events. It checks every event it reads, and the segment's end
 // when it reads all of them.
 func (s *segment) pack(after uint64, max int, pb *packedBatch) error {
 	events := s.events

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// segmentedSpool returns a spool holding seqs 1 to 40 in segments of 10,
+// segmentedSpool returns a spool containing seqs 1 to 40 in segments of 10,
 // 1 and 29 events.
 func segmentedSpool(t *testing.T) *spool {
 	t.Helper()
@@ -73,8 +73,8 @@ func TestReadPackedStartsInsideSegments(t *testing.T) {
 	}
 }
 
-// Pruning deletes whole segments only: one that still holds a later event
-// stays.
+// Pruning deletes whole segments only, so a segment that still contains a
+// later event stays.
 func TestSaveCursorPrunesWholeSegments(t *testing.T) {
 	for _, tt := range []struct {
 		pruneTo   uint64
@@ -163,7 +163,7 @@ func TestSegmentBuilderSplitsBySize(t *testing.T) {
 			return err
 		}
 		if len(value) > maxSegmentBytes && len(events) > 1 {
-			t.Errorf("segment at seq %d holds %d events in %d bytes, over maxSegmentBytes %d", first, len(events), len(value), maxSegmentBytes)
+			t.Errorf("segment at seq %d contains %d events in %d bytes, over maxSegmentBytes %d", first, len(events), len(value), maxSegmentBytes)
 		}
 		got = append(got, events...)
 		return nil

@@ -36,17 +36,7 @@ func TestSpoolMetaChecks(t *testing.T) {
 			mustClose(t, p)
 
 			path := filepath.Join(cfg.SpoolDir, SpoolFileName)
-			db, err := bolt.Open(path, 0o600, nil)
-			if err != nil {
-				t.Fatalf("bolt.Open(%s) = %v", path, err)
-			}
-			err = db.Update(func(tx *bolt.Tx) error { return tt.change(tx.Bucket(bucketMeta)) })
-			if cerr := db.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				t.Fatalf("changing the meta bucket: %v", err)
-			}
+			updateSpoolFile(t, path, func(tx *bolt.Tx) error { return tt.change(tx.Bucket(bucketMeta)) })
 
 			p2 := mustOpen(t, cfg)
 			if p2.Instance() == oldInstance {
