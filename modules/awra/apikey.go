@@ -112,7 +112,7 @@ func (h *APIKey) Validate() error {
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
 func (h *APIKey) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	now := time.Now()
-	d := startDecision("api_key", r, now)
+	d := startDecision("api_key", r, now, h.recorder)
 	defer d.release()
 	client := d.clientIP
 

@@ -214,19 +214,40 @@ type auditRecorder struct {
 	log      logRecorder
 }
 
+// begin announces d to the pipeline, which then declares it dropped if
+// it closes before d is recorded.
+func (ar auditRecorder) begin(d *decision) {
+	// A pipeline that cannot open is counted once, by record.
+	if p, err := ar.load(); err == nil && p.Begin() {
+		d.begun = p
+	}
+}
+
+// load returns the pipeline, opening the shared one if the HTTP app serves
+// before the awra app has started.
+func (ar auditRecorder) load() (*audit.Pipeline, error) {
+	if p := ar.pipeline.Load(); p != nil {
+		return p, nil
+	}
+	p, err := ar.shared.get()
+	if err != nil {
+		return nil, err
+	}
+	ar.pipeline.CompareAndSwap(nil, p)
+	return p, nil
+}
+
 func (ar auditRecorder) record(d *decision) {
 	countDecision(d)
 	ar.log.recordAt(d, zap.DebugLevel)
 
-	p := ar.pipeline.Load()
+	p := d.begun
 	if p == nil {
-		// The HTTP app may start serving before the awra app has started.
 		var err error
-		if p, err = ar.shared.get(); err != nil {
+		if p, err = ar.load(); err != nil {
 			auditOpenFailures.Inc()
 			return
 		}
-		ar.pipeline.CompareAndSwap(nil, p)
 	}
 	ev := audit.NewEvent()
 	ev.TS = d.start
@@ -255,6 +276,11 @@ func (ar auditRecorder) record(d *decision) {
 	ev.Detail = d.detail
 	if ev.Detail == "" && d.eventID != "" {
 		ev.Detail = "event_id=" + d.eventID
+	}
+	if d.begun != nil {
+		d.begun = nil
+		p.Finish(ev)
+		return
 	}
 	p.Enqueue(ev)
 }

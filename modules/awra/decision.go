@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/awra/awragate/policy"
+	"github.com/awra/awragate/policy/audit"
 )
 
 // decision is one allow or deny made by an awra handler, with the request
@@ -40,6 +41,10 @@ type decision struct {
 	// sw wraps the response writer of an allowed request. It lives in the
 	// decision, which is on the heap already, to save an allocation.
 	sw statusWriter
+
+	// begun is the audit pipeline that counts this decision as unfinished
+	// until it is recorded or released; see beginner.
+	begun *audit.Pipeline
 }
 
 // decisions is the pool of decision records. A handler takes one per
@@ -49,9 +54,10 @@ var decisions = sync.Pool{New: func() any { return new(decision) }}
 
 // startDecision takes a record from the pool and fills in the request
 // facts every module records: client and peer addresses, method, host and
-// path. The caller must call release after recording the decision and
-// after the next handler has returned.
-func startDecision(module string, r *http.Request, now time.Time) *decision {
+// path, and announces it to rec when rec is a beginner. The caller must
+// call release after recording the decision and after the next handler
+// has returned.
+func startDecision(module string, r *http.Request, now time.Time, rec decisionRecorder) *decision {
 	client, peer := clientAddr(r)
 	d := decisions.Get().(*decision)
 	*d = decision{
@@ -63,12 +69,19 @@ func startDecision(module string, r *http.Request, now time.Time) *decision {
 		path:     requestPath(r),
 		start:    now,
 	}
+	if b, ok := rec.(beginner); ok {
+		b.begin(d)
+	}
 	return d
 }
 
 // release clears d, so that the pool holds no request data or response
-// writer, and returns it to the pool.
+// writer, and returns it to the pool. A decision that was announced and
+// never recorded ends there.
 func (d *decision) release() {
+	if d.begun != nil {
+		d.begun.Abandon()
+	}
 	*d = decision{}
 	decisions.Put(d)
 }
@@ -85,6 +98,16 @@ func (d *decision) id() string {
 // decisionRecorder carries decisions to where they are kept.
 type decisionRecorder interface {
 	record(d *decision)
+}
+
+// beginner is a decisionRecorder that must know of a decision from its
+// start. The audit recorder is one: a handler records an allowed request
+// only after the upstream answered, and if the audit pipeline closes in
+// the meantime (Caddy cleans up after a grace period ran out while
+// handlers still run), the pipeline declares the decision dropped
+// instead of losing it without a trace.
+type beginner interface {
+	begin(d *decision)
 }
 
 // logRecorder writes decisions to the handler's zap logger: denials at

@@ -130,7 +130,7 @@ func (h *SignedURL) Provision(ctx caddy.Context) error {
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
 func (h *SignedURL) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	now := time.Now()
-	d := startDecision("signed_url", r, now)
+	d := startDecision("signed_url", r, now, h.recorder)
 	defer d.release()
 
 	stripRewriteHeaders(r.Header)

@@ -37,7 +37,7 @@ const (
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
 func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	now := time.Now()
-	d := startDecision("webhook", r, now)
+	d := startDecision("webhook", r, now, h.recorder)
 	defer d.release()
 	d.provider = h.Provider
 	client := d.clientIP

@@ -41,9 +41,10 @@ const (
 // filters for denials also receives every report of lost audit data.
 const (
 	// ReasonEventsDropped marks a gap event: the queue was full (by count
-	// or by bytes) or a spool write failed, and events were lost before
-	// they got a seq. Its detail is
-	// "dropped=N queue_full=N queue_bytes=N spool_error=N".
+	// or by bytes), a spool write failed, or the pipeline closed while
+	// decisions announced by Begin were unfinished, and events were lost
+	// before they got a seq. Its detail is
+	// "dropped=N queue_full=N queue_bytes=N spool_error=N closed=N".
 	ReasonEventsDropped policy.Reason = "events_dropped"
 
 	// ReasonEventsLost marks events that had a seq and were lost from the

@@ -39,6 +39,12 @@ type Pipeline struct {
 	queuedBytes atomic.Int64
 	inflight    atomic.Int64
 	closed      atomic.Bool
+	begun       atomic.Int64 // decisions announced by Begin and not yet ended; see begun.go
+
+	// lateMu orders decisions that end after Close against Close's count
+	// of the unfinished ones; see endLate.
+	lateMu       sync.Mutex
+	lateDeclared bool
 
 	counters counters
 
@@ -53,6 +59,7 @@ type Pipeline struct {
 	declaredFull  uint64 // queue_full drops already declared by a gap event
 	declaredBytes uint64 // queue_bytes drops already declared
 	declaredSpool uint64 // spool_error drops already declared
+	declaredClose uint64 // closed drops already declared
 	lastGapAt     time.Time
 
 	spoolFailing bool // the writer's last commit failed; only the writer uses it
@@ -232,12 +239,17 @@ func (p *Pipeline) Close(ctx context.Context) error {
 		return ErrClosed
 	}
 
+	// Decisions announced by Begin get a moment to arrive; those that do
+	// not are counted as dropped and declared by the last gap event.
+	p.waitBegun(ctx)
+
 	// Wait for Enqueue calls that passed the closed check, so that no
 	// event lands in the queue after the writer's last drain.
 	p.closed.Store(true)
 	for p.inflight.Load() != 0 {
 		time.Sleep(time.Microsecond)
 	}
+	p.declareUnfinished()
 
 	close(p.stopWriter)
 	<-p.writerDone

@@ -17,13 +17,27 @@ func (p *Pipeline) Enqueue(ev *Event) bool {
 	if p == nil || ev == nil {
 		return false
 	}
+	return p.enqueue(ev, false)
+}
 
+// enqueue is Enqueue for an event that began with Begin when begun is
+// true, which ends that decision.
+func (p *Pipeline) enqueue(ev *Event, begun bool) bool {
 	// inflight lets Close wait for calls that passed the closed check.
 	p.inflight.Add(1)
 	if p.closed.Load() {
 		p.inflight.Add(-1)
-		p.counters.dropClosed.Add(1)
+		if begun {
+			p.endLate(true)
+		} else {
+			p.counters.dropClosed.Add(1)
+		}
 		return false
+	}
+	if begun {
+		// Close reads begun only after inflight is back to zero, so it
+		// cannot count this decision as unfinished.
+		p.begun.Add(-1)
 	}
 
 	size := ev.approxSize()

@@ -138,7 +138,7 @@ func TestQueueFullWritesGapEvent(t *testing.T) {
 	if gaps[0].Module != ModuleAudit || gaps[0].Decision != DecisionDeny {
 		t.Fatalf("gap event = %s/%s, want audit/deny", gaps[0].Module, gaps[0].Decision)
 	}
-	want := fmt.Sprintf("dropped=%d queue_full=%d queue_bytes=0 spool_error=0", dropped, dropped)
+	want := fmt.Sprintf("dropped=%d queue_full=%d queue_bytes=0 spool_error=0 closed=0", dropped, dropped)
 	if gaps[0].Detail != want {
 		t.Fatalf("gap event detail = %q, want %q", gaps[0].Detail, want)
 	}

@@ -44,6 +44,7 @@ type counters struct {
 	dropClosed atomic.Uint64
 
 	dropSpool         atomic.Uint64
+	dropUnfinished    atomic.Uint64 // closed drops of decisions announced by Begin, which gap events declare
 	spooled           atomic.Uint64
 	published         atomic.Uint64
 	replayed          atomic.Uint64

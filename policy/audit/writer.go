@@ -144,14 +144,17 @@ func (p *Pipeline) appendEvents(events []*Event, mode declareMode) error {
 	defer p.chainMu.Unlock()
 
 	now := p.cfg.Now()
-	full, bytes, spoolErr := p.declaredFull, p.declaredBytes, p.declaredSpool
+	d := dropCounts{p.declaredFull, p.declaredBytes, p.declaredSpool, p.declaredClose}
 	gap := false
 	if mode == declareNow || (mode == declareDue && now.Sub(p.lastGapAt) >= p.cfg.PollInterval) {
-		full = p.counters.dropFull.Load()
-		bytes = p.counters.dropBytes.Load()
-		spoolErr = p.counters.dropSpool.Load()
-		if full != p.declaredFull || bytes != p.declaredBytes || spoolErr != p.declaredSpool {
-			events = append(events, p.gapEvent(full-p.declaredFull, bytes-p.declaredBytes, spoolErr-p.declaredSpool))
+		d = dropCounts{
+			full:   p.counters.dropFull.Load(),
+			bytes:  p.counters.dropBytes.Load(),
+			spool:  p.counters.dropSpool.Load(),
+			closed: p.counters.dropUnfinished.Load(),
+		}
+		if since := d.since(p.declaredFull, p.declaredBytes, p.declaredSpool, p.declaredClose); since.total() != 0 {
+			events = append(events, p.gapEvent(since))
 			gap = true
 		}
 	}
@@ -186,7 +189,7 @@ func (p *Pipeline) appendEvents(events []*Event, mode declareMode) error {
 	}
 
 	p.lastSeq, p.lastHash = seq, prev
-	p.declaredFull, p.declaredBytes, p.declaredSpool = full, bytes, spoolErr
+	p.declaredFull, p.declaredBytes, p.declaredSpool, p.declaredClose = d.full, d.bytes, d.spool, d.closed
 	if gap {
 		p.lastGapAt = now
 	}
@@ -202,13 +205,26 @@ func (p *Pipeline) appendEvents(events []*Event, mode declareMode) error {
 	return nil
 }
 
-// gapEvent returns the events_dropped note for drops since the last one.
-func (p *Pipeline) gapEvent(full, bytes, spoolErr uint64) *Event {
-	total := full + bytes + spoolErr
+// dropCounts holds drop counters by reason.
+type dropCounts struct {
+	full, bytes, spool, closed uint64
+}
+
+// since returns the drops counted after the given declared ones.
+func (d dropCounts) since(full, bytes, spool, closed uint64) dropCounts {
+	return dropCounts{d.full - full, d.bytes - bytes, d.spool - spool, d.closed - closed}
+}
+
+func (d dropCounts) total() uint64 { return d.full + d.bytes + d.spool + d.closed }
+
+// gapEvent returns the events_dropped note for the drops in d.
+func (p *Pipeline) gapEvent(d dropCounts) *Event {
 	p.log.Warn("audit events were dropped",
-		zap.Uint64("queue_full", full), zap.Uint64("queue_bytes", bytes), zap.Uint64("spool_error", spoolErr))
+		zap.Uint64("queue_full", d.full), zap.Uint64("queue_bytes", d.bytes),
+		zap.Uint64("spool_error", d.spool), zap.Uint64("closed", d.closed))
 	return p.noteEvent(ReasonEventsDropped,
-		fmt.Sprintf("dropped=%d queue_full=%d queue_bytes=%d spool_error=%d", total, full, bytes, spoolErr))
+		fmt.Sprintf("dropped=%d queue_full=%d queue_bytes=%d spool_error=%d closed=%d",
+			d.total(), d.full, d.bytes, d.spool, d.closed))
 }
 
 // noteEvent returns an event of module audit about the pipeline itself.
