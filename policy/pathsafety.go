@@ -17,8 +17,13 @@ import "strings"
 //   - a ';', raw or encoded, which some servers treat as a path parameter;
 //   - a raw '#', which clients never send and URL parsers read as the
 //     start of a fragment;
-//   - a malformed percent escape, or escapes nested more than
-//     maxDecodeDepth levels deep.
+//   - a '#' or '?' percent-encoded twice or more ("%2523", "%253F"),
+//     because a server that decodes twice would end the path there;
+//   - an overlong UTF-8 sequence, raw or encoded ("%C0%AE"), which lenient
+//     decoders read as the ASCII character it spells, such as '.' or '/';
+//   - a malformed percent escape, including the non-standard "%uXXXX" form
+//     at any level of encoding, or escapes nested more than maxDecodeDepth
+//     levels deep.
 
 // maxDecodeDepth bounds repeated decoding. A path still holding escapes
 // after this many rounds has no honest use.
@@ -37,6 +42,8 @@ const (
 	PathSemicolon       PathProblem = "the path contains a ';'"
 	PathFragment        PathProblem = "the path contains a raw '#', which starts a fragment for servers that parse it as a URL"
 	PathMalformedEscape PathProblem = "the path contains a malformed percent escape"
+	PathEncodedDelim    PathProblem = "the path contains a '#' or '?' percent-encoded more than once"
+	PathOverlongUTF8    PathProblem = "the path contains an overlong UTF-8 sequence"
 	PathDeepEncoding    PathProblem = "the path is percent-encoded too many times"
 	PathNotAbsolute     PathProblem = "the path does not start with '/'"
 )
@@ -54,9 +61,11 @@ func CheckPath(escaped string) PathProblem {
 
 	// A dot segment starts right after a '/', so a path without "/." and
 	// without escapes has none, and most paths end here.
-	hasEscape, hasDot := false, false
+	hasEscape, hasDot, hasHigh := false, false, false
 	for i := 0; i < len(escaped); i++ {
 		switch c := escaped[i]; {
+		case c >= 0x80:
+			hasHigh = true
 		case c == '\\':
 			return PathBackslash
 		case c == ';':
@@ -70,6 +79,9 @@ func CheckPath(escaped string) PathProblem {
 		case c == '.':
 			hasDot = hasDot || escaped[i-1] == '/' // escaped[0] is '/'
 		}
+	}
+	if hasHigh && hasOverlongUTF8(escaped) {
+		return PathOverlongUTF8
 	}
 	if !hasEscape && !hasDot {
 		return PathOK
@@ -123,8 +135,58 @@ func checkEncodedSegment(seg string) PathProblem {
 		if decoded == "." || decoded == ".." {
 			return PathDotSegment
 		}
+		if hasOverlongUTF8(decoded) {
+			return PathOverlongUTF8
+		}
+		// A '#' or '?' from the first decoding is part of a name. One that
+		// only a later decoding reveals would end the path for a server
+		// that decodes twice.
+		if depth > 0 && countDelims(decoded) > countDelims(cur) {
+			return PathEncodedDelim
+		}
+		if hasUnicodeEscape(decoded) {
+			return PathMalformedEscape
+		}
 		cur = decoded
 	}
+}
+
+// hasOverlongUTF8 reports whether s contains the lead of an overlong UTF-8
+// sequence: 0xC0 or 0xC1, 0xE0 followed by 0x80 to 0x9F, or 0xF0 followed
+// by 0x80 to 0x8F. Valid UTF-8 contains none of them.
+func hasOverlongUTF8(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == 0xc0 || c == 0xc1:
+			return true
+		case c == 0xe0 && i+1 < len(s) && s[i+1] >= 0x80 && s[i+1] < 0xa0:
+			return true
+		case c == 0xf0 && i+1 < len(s) && s[i+1] >= 0x80 && s[i+1] < 0x90:
+			return true
+		}
+	}
+	return false
+}
+
+// countDelims counts the '#' and '?' in s.
+func countDelims(s string) int {
+	return strings.Count(s, "#") + strings.Count(s, "?")
+}
+
+// hasUnicodeEscape reports whether s contains a "%uXXXX" escape, which some
+// servers decode as a UTF-16 code unit.
+func hasUnicodeEscape(s string) bool {
+	for i := strings.IndexByte(s, '%'); i >= 0 && i+5 < len(s); {
+		if (s[i+1] == 'u' || s[i+1] == 'U') && isHex(s[i+2]) && isHex(s[i+3]) && isHex(s[i+4]) && isHex(s[i+5]) {
+			return true
+		}
+		next := strings.IndexByte(s[i+1:], '%')
+		if next < 0 {
+			return false
+		}
+		i += next + 1
+	}
+	return false
 }
 
 // UnescapeLeniently decodes every valid %XX escape of s once and keeps any

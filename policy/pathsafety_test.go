@@ -80,6 +80,31 @@ func TestCheckPath(t *testing.T) {
 		{"/api/%25%252e%252e/sales", PathOK}, // "%.." is not a dot segment
 		{"/api/%25/%252e%252e/sales", PathDotSegment},
 
+		{"/api/inventory/items%2523/admin", PathEncodedDelim},
+		{"/api/inventory/items%253Fx=/admin", PathEncodedDelim},
+		{"/api/inventory/items%253f", PathEncodedDelim},
+		{"/api/inventory/items%252523", PathEncodedDelim},
+		// A '#' encoded once stays part of the name while a deeper layer
+		// changes around it.
+		{"/api/inventory/a%23b%2520c", PathOK},
+		{"/api/inventory/a%3Fb", PathOK},
+
+		{"/api/inventory/%c0%ae%c0%ae/x", PathOverlongUTF8},
+		{"/api/inventory/..%c0%afadmin", PathOverlongUTF8},
+		{"/api/inventory/%C1%9C", PathOverlongUTF8},
+		{"/api/inventory/%e0%80%ae", PathOverlongUTF8},
+		{"/api/inventory/%f0%80%80%ae", PathOverlongUTF8},
+		{"/api/inventory/%25c0%25ae", PathOverlongUTF8},
+		{"/api/inventory/\xc0\xae", PathOverlongUTF8},
+		{"/api/inventory/caf%E9", PathOK},       // Latin-1, not UTF-8, but not overlong
+		{"/api/inventory/%E0%A4%85", PathOK},    // a three-byte sequence of normal length
+		{"/api/inventory/%F0%9F%98%80", PathOK}, // a four-byte sequence of normal length
+
+		{"/api/inventory/%u002e%u002e/x", PathMalformedEscape},
+		{"/api/inventory/%25u002e%25u002e/x", PathMalformedEscape},
+		{"/api/inventory/%2525U002F", PathMalformedEscape},
+		{"/api/inventory/%25uzzzz", PathOK}, // not an escape in any form
+
 		{"/a%2525252525", PathDeepEncoding},
 		{"", PathNotAbsolute},
 		{"api/inventory", PathNotAbsolute},
@@ -107,6 +132,7 @@ func FuzzCheckPath(f *testing.F) {
 	for _, seed := range []string{
 		"/api/inventory/items", "/a/../b", "/a/%2e%2e/b", "/a/%252e%252E/b", "/a%2fb", "/a%5Cb",
 		`/a\b`, "/a;b", "/a%00", "/%", "/a%25zz", "/caf%C3%A9", "/.well-known/x",
+		"/a%2523b", "/a%253Fb", "/%c0%ae", "/%25u002e",
 	} {
 		f.Add(seed)
 	}
@@ -115,7 +141,7 @@ func FuzzCheckPath(f *testing.F) {
 			return
 		}
 		cur := path
-		for range maxDecodeDepth + 1 {
+		for layer := range maxDecodeDepth + 1 {
 			for seg := range strings.SplitSeq(cur, "/") {
 				if seg == "." || seg == ".." {
 					t.Fatalf("CheckPath(%q) = ok, but a decoded layer %q has a dot segment", path, cur)
@@ -124,9 +150,15 @@ func FuzzCheckPath(f *testing.F) {
 			if strings.ContainsAny(cur, "\\;\x00") {
 				t.Fatalf("CheckPath(%q) = ok, but a decoded layer %q has a backslash, ';' or NUL", path, cur)
 			}
+			if strings.Contains(cur, "\xc0") || strings.Contains(cur, "\xc1") {
+				t.Fatalf("CheckPath(%q) = ok, but a decoded layer %q has an overlong UTF-8 lead byte", path, cur)
+			}
 			dec := lenientUnescape(cur)
 			if dec == cur {
 				return
+			}
+			if layer > 0 && strings.Count(dec, "#")+strings.Count(dec, "?") > strings.Count(cur, "#")+strings.Count(cur, "?") {
+				t.Fatalf("CheckPath(%q) = ok, but decoding %q twice or more reveals a '#' or '?'", path, cur)
 			}
 			if strings.Count(dec, "/") != strings.Count(cur, "/") {
 				t.Fatalf("CheckPath(%q) = ok, but decoding %q adds a '/'", path, cur)
