@@ -51,7 +51,7 @@ type AuditConfig struct {
 
 	// QueueCapacity and QueueBytes bound the in-memory queue between
 	// requests and the spool writer. A full queue drops events and the
-	// writer records a gap event with the count. Defaults: 65536 events
+	// writer records a gap event with the count. Defaults: 16384 events
 	// and 64 MiB.
 	QueueCapacity int   `json:"queue_capacity,omitempty"`
 	QueueBytes    int64 `json:"queue_bytes,omitempty"`

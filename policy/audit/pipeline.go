@@ -66,6 +66,7 @@ type Pipeline struct {
 
 	startCursor uint64        // publish cursor stored in the spool at Open
 	notify      chan struct{} // writer to publisher: new events spooled
+	hurry       chan struct{} // Enqueue to writer: the queue is half full
 	stopWriter  chan struct{}
 	writerDone  chan struct{}
 	finalFlush  chan context.Context // Close to publisher: flush, then stop
@@ -137,6 +138,7 @@ func open(cfg Config, path string) (*Pipeline, error) {
 		hasher:      newChainHasher(cfg.ChainKey),
 		startCursor: meta.cursor,
 		notify:      make(chan struct{}, 1),
+		hurry:       make(chan struct{}, 1),
 		stopWriter:  make(chan struct{}),
 		writerDone:  make(chan struct{}),
 		finalFlush:  make(chan context.Context, 1),

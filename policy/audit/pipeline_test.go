@@ -17,10 +17,13 @@ import (
 func TestPipelinePublishesConcurrentEvents(t *testing.T) {
 	srv := testredis.Start(t)
 	client := newClient(t, srv)
+	const workers, perWorker = 8, 2500
 	cfg := testConfig(t, srv.URL())
+	// The workers enqueue far faster than any gateway, and the test needs
+	// every event, so the whole burst must fit in the queue.
+	cfg.QueueCapacity = workers * perWorker
 	p := mustOpen(t, cfg)
 
-	const workers, perWorker = 8, 2500
 	var wg sync.WaitGroup
 	var rejected atomic.Int64
 	for w := 0; w < workers; w++ {

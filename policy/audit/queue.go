@@ -41,7 +41,8 @@ func (p *Pipeline) enqueue(ev *Event, begun bool) bool {
 	}
 
 	size := ev.approxSize()
-	if p.queuedBytes.Add(size) > p.cfg.QueueBytes {
+	queued := p.queuedBytes.Add(size)
+	if queued > p.cfg.QueueBytes {
 		p.queuedBytes.Add(-size)
 		p.inflight.Add(-1)
 		p.counters.dropBytes.Add(1)
@@ -53,11 +54,23 @@ func (p *Pipeline) enqueue(ev *Event, begun bool) bool {
 	case p.queue <- ev:
 		p.counters.enqueued.Add(1)
 		p.inflight.Add(-1)
+		if len(p.queue) > cap(p.queue)/2 || queued > p.cfg.QueueBytes/2 {
+			p.hurryWriter()
+		}
 		return true
 	default:
 		p.queuedBytes.Add(-size)
 		p.inflight.Add(-1)
 		p.counters.dropFull.Add(1)
 		return false
+	}
+}
+
+// hurryWriter wakes the writer before its commit interval is over, so that
+// a burst fills at most half the queue before the writer takes it.
+func (p *Pipeline) hurryWriter() {
+	select {
+	case p.hurry <- struct{}{}:
+	default:
 	}
 }

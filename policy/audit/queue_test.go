@@ -164,3 +164,32 @@ func TestEnqueueAfterClose(t *testing.T) {
 		t.Fatalf("second Close() = %v, want ErrClosed", err)
 	}
 }
+
+// A queue more than half full wakes the writer before its commit interval
+// is over, so a burst does not wait for the interval and then overflow.
+func TestHalfFullQueueWakesWriter(t *testing.T) {
+	cfg := testConfig(t, "")
+	cfg.QueueCapacity = 64
+	cfg.CommitInterval = MaxCommitInterval
+	p := mustOpen(t, cfg)
+
+	// The first event wakes the idle writer, which then waits a whole
+	// commit interval before it takes the next batch.
+	if !p.Enqueue(requestEvent(0)) {
+		t.Fatal("Enqueue() of the first event = false")
+	}
+	waitFor(t, 5*time.Second, "the first commit", func() bool { return p.Stats().Spooled >= 1 })
+	// Every open writes notes first; count from here.
+	base := p.Stats().Spooled
+
+	start := time.Now()
+	for i := 1; i <= 40; i++ {
+		if !p.Enqueue(requestEvent(i)) {
+			t.Fatalf("Enqueue() #%d = false, want room in a queue of 64", i)
+		}
+	}
+	waitFor(t, 5*time.Second, "the burst's commit", func() bool { return p.Stats().Spooled >= base+40 })
+	if took := time.Since(start); took >= MaxCommitInterval/2 {
+		t.Errorf("a burst of 40 events in a queue of 64 was spooled after %v, want well under the %v commit interval", took, MaxCommitInterval)
+	}
+}

@@ -61,6 +61,7 @@ func (p *Pipeline) runWriter() {
 			poll.Reset(wait)
 			select {
 			case <-poll.C:
+			case <-p.hurry:
 			case <-p.stopWriter:
 				p.drain(batch)
 				return
