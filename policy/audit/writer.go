@@ -26,7 +26,9 @@ const (
 func (p *Pipeline) runWriter() {
 	defer close(p.writerDone)
 
-	batch := make([]*Event, 0, p.cfg.SpoolBatchSize+1)
+	// The batch grows to the largest batch taken. Every slot of it is
+	// read by each garbage collection cycle, so it starts small.
+	batch := make([]*Event, 0, 256)
 	tick := time.NewTicker(p.cfg.PollInterval)
 	defer tick.Stop()
 	poll := time.NewTimer(writerPoll)
