@@ -20,7 +20,7 @@ type credentialProblem string
 
 const (
 	credOK          credentialProblem = ""
-	credMissing     credentialProblem = "send the API key in the Authorization header as 'Bearer <key>' or in the X-API-Key header"
+	credMissing     credentialProblem = "send the API key in the Authorization header after 'Bearer ', or in the X-API-Key header"
 	credInQuery     credentialProblem = "API keys are accepted only in a header (Authorization: Bearer or X-API-Key), never in the URL; treat a key sent in a URL as leaked and rotate it"
 	credDuplicated  credentialProblem = "the request carries more than one API key; send exactly one"
 	credNotInScheme credentialProblem = "the Authorization header must use the Bearer scheme"
