@@ -37,7 +37,7 @@ func closedGaps(t *testing.T, cfg Config) (entries []Entry, closed, verified uin
 }
 
 // A decision still unfinished when Close gives up waiting is counted as
-// dropped and declared by the last gap event; its late Finish counts
+// dropped and declared by the last gap event. Its late Finish counts
 // nothing more.
 func TestCloseDeclaresUnfinishedDecisions(t *testing.T) {
 	cfg := testConfig(t, "")
