@@ -5,7 +5,10 @@
 //
 // A handler fills an [Event] and calls [Pipeline.Enqueue], which never
 // blocks and does no I/O: it puts the event in a queue bounded by count and
-// by bytes, or drops it and counts the drop. One writer goroutine takes
+// by bytes, or drops it and counts the drop. A handler that records its
+// decision only at the end of a request announces it first with
+// [Pipeline.Begin] and hands the event over with [Pipeline.Finish], so
+// that Close can declare decisions that never arrive. One writer goroutine takes
 // batches from the queue, gives each event the next seq of this instance
 // and its chain link, and commits the batch to a bbolt spool file in one
 // transaction, at most one per Config.CommitInterval (bbolt syncs twice per
