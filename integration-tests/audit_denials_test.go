@@ -28,6 +28,15 @@ func TestAuditRecordsNewDenials(t *testing.T) {
 		{"raw fragment mark in the path", func() response {
 			return rawGet(t, rig.gw.addr(), "/api/inventory/items#/admin", apiKey(rig.reader.Token))
 		}, http.StatusBadRequest, "path_ambiguous"},
+		{"doubly encoded fragment mark in the path", func() response {
+			return rawGet(t, rig.gw.addr(), "/api/inventory/items%2523/admin", apiKey(rig.reader.Token))
+		}, http.StatusBadRequest, "path_ambiguous"},
+		{"overlong UTF-8 dot-dot in the path", func() response {
+			return rawGet(t, rig.gw.addr(), "/api/inventory/%c0%ae%c0%ae/x", apiKey(rig.reader.Token))
+		}, http.StatusBadRequest, "path_ambiguous"},
+		{"encoded %u escape in the path", func() response {
+			return rawGet(t, rig.gw.addr(), "/api/inventory/%25u002e%25u002e/x", apiKey(rig.reader.Token))
+		}, http.StatusBadRequest, "path_ambiguous"},
 		{"second key in Basic credentials", func() response {
 			h := apiKey(rig.reader.Token)
 			h["Authorization"] = []string{"Basic " + base64.StdEncoding.EncodeToString([]byte(second+":"))}
