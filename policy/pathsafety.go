@@ -176,15 +176,11 @@ func countDelims(s string) int {
 // hasUnicodeEscape reports whether s contains a "%uXXXX" escape, which some
 // servers decode as a UTF-16 code unit.
 func hasUnicodeEscape(s string) bool {
-	for i := strings.IndexByte(s, '%'); i >= 0 && i+5 < len(s); {
-		if (s[i+1] == 'u' || s[i+1] == 'U') && isHex(s[i+2]) && isHex(s[i+3]) && isHex(s[i+4]) && isHex(s[i+5]) {
+	for i := 0; i+5 < len(s); i++ {
+		if s[i] == '%' && (s[i+1] == 'u' || s[i+1] == 'U') &&
+			isHex(s[i+2]) && isHex(s[i+3]) && isHex(s[i+4]) && isHex(s[i+5]) {
 			return true
 		}
-		next := strings.IndexByte(s[i+1:], '%')
-		if next < 0 {
-			return false
-		}
-		i += next + 1
 	}
 	return false
 }

@@ -50,17 +50,14 @@ type Pipeline struct {
 
 	// Chain state, guarded by chainMu. The writer and the publisher (for
 	// an events_lost note) both append through appendEvents.
-	chainMu       sync.Mutex
-	lastSeq       uint64
-	lastHash      string
-	hasher        *chainHasher
-	segments      segmentBuilder
-	scratch       []byte // the writer's formatting buffer, see Event.sharedValues
-	declaredFull  uint64 // queue_full drops already declared by a gap event
-	declaredBytes uint64 // queue_bytes drops already declared
-	declaredSpool uint64 // spool_error drops already declared
-	declaredClose uint64 // closed drops already declared
-	lastGapAt     time.Time
+	chainMu   sync.Mutex
+	lastSeq   uint64
+	lastHash  string
+	hasher    *chainHasher
+	segments  segmentBuilder
+	scratch   []byte     // the writer's formatting buffer, see Event.sharedValues
+	declared  dropCounts // drops already declared by a gap event
+	lastGapAt time.Time
 
 	spoolFailing bool // the writer's last commit failed; only the writer uses it
 
@@ -241,7 +238,7 @@ func (p *Pipeline) Close(ctx context.Context) error {
 		return ErrClosed
 	}
 
-	// Decisions announced by Begin get a moment to arrive; those that do
+	// Decisions announced by Begin get a moment to arrive. Those that do
 	// not are counted as dropped and declared by the last gap event.
 	p.waitBegun(ctx)
 

@@ -147,16 +147,16 @@ func (p *Pipeline) appendEvents(events []*Event, mode declareMode) error {
 	defer p.chainMu.Unlock()
 
 	now := p.cfg.Now()
-	d := dropCounts{p.declaredFull, p.declaredBytes, p.declaredSpool, p.declaredClose}
+	declared := p.declared
 	gap := false
 	if mode == declareNow || (mode == declareDue && now.Sub(p.lastGapAt) >= p.cfg.PollInterval) {
-		d = dropCounts{
+		declared = dropCounts{
 			full:   p.counters.dropFull.Load(),
 			bytes:  p.counters.dropBytes.Load(),
 			spool:  p.counters.dropSpool.Load(),
 			closed: p.counters.dropUnfinished.Load(),
 		}
-		if since := d.since(p.declaredFull, p.declaredBytes, p.declaredSpool, p.declaredClose); since.total() != 0 {
+		if since := declared.minus(p.declared); since.total() != 0 {
 			events = append(events, p.gapEvent(since))
 			gap = true
 		}
@@ -192,7 +192,7 @@ func (p *Pipeline) appendEvents(events []*Event, mode declareMode) error {
 	}
 
 	p.lastSeq, p.lastHash = seq, prev
-	p.declaredFull, p.declaredBytes, p.declaredSpool, p.declaredClose = d.full, d.bytes, d.spool, d.closed
+	p.declared = declared
 	if gap {
 		p.lastGapAt = now
 	}
@@ -208,14 +208,15 @@ func (p *Pipeline) appendEvents(events []*Event, mode declareMode) error {
 	return nil
 }
 
-// dropCounts holds drop counters by reason.
+// dropCounts holds drop counts by reason: queue full by count or by bytes,
+// spool write failed, or decisions unfinished when the pipeline closed.
 type dropCounts struct {
 	full, bytes, spool, closed uint64
 }
 
-// since returns the drops counted after the given declared ones.
-func (d dropCounts) since(full, bytes, spool, closed uint64) dropCounts {
-	return dropCounts{d.full - full, d.bytes - bytes, d.spool - spool, d.closed - closed}
+// minus returns the drops in d that are not in earlier.
+func (d dropCounts) minus(earlier dropCounts) dropCounts {
+	return dropCounts{d.full - earlier.full, d.bytes - earlier.bytes, d.spool - earlier.spool, d.closed - earlier.closed}
 }
 
 func (d dropCounts) total() uint64 { return d.full + d.bytes + d.spool + d.closed }
