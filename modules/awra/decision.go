@@ -101,11 +101,10 @@ type decisionRecorder interface {
 }
 
 // beginner is a decisionRecorder that must know of a decision from its
-// start. The audit recorder is one: a handler records an allowed request
-// only after the upstream answered, and if the audit pipeline closes in
-// the meantime (Caddy cleans up after a grace period ran out while
-// handlers still run), the pipeline declares the decision dropped
-// instead of losing it without a trace.
+// start. The audit recorder is one, because a handler records an allowed
+// request only after the upstream responded. If the audit pipeline closes
+// before that, for example when Caddy's grace period runs out, the
+// pipeline declares the decision dropped instead of losing it silently.
 type beginner interface {
 	begin(d *decision)
 }

@@ -27,9 +27,8 @@ func (p *Pipeline) Begin() bool {
 	if p == nil {
 		return false
 	}
-	// The inflight protocol of Enqueue: Close counts the unfinished
-	// decisions only after every Begin that passed the closed check has
-	// added its own.
+	// As in Enqueue, Close counts the unfinished decisions only after
+	// every Begin that passed the closed check has added its own.
 	p.inflight.Add(1)
 	if p.closed.Load() {
 		p.inflight.Add(-1)
@@ -42,7 +41,8 @@ func (p *Pipeline) Begin() bool {
 
 // Finish is Enqueue for the event of a decision announced by Begin, and
 // ends that decision. After Close a finished event is dropped without
-// counting a second drop: Close has already counted and declared it.
+// counting a second drop, because Close has already counted and declared
+// it.
 func (p *Pipeline) Finish(ev *Event) bool {
 	if p == nil {
 		return false
@@ -104,7 +104,7 @@ func (p *Pipeline) declareUnfinished() {
 	if n := p.begun.Load(); n > 0 {
 		p.counters.dropClosed.Add(uint64(n))
 		p.counters.dropUnfinished.Add(uint64(n))
-		p.log.Warn("audit pipeline closed while decisions were unfinished; declaring their events dropped",
+		p.log.Warn("audit pipeline closed with unfinished decisions, declared as dropped",
 			zap.Int64("unfinished", n))
 	}
 	p.lateDeclared = true

@@ -75,8 +75,8 @@ type Config struct {
 	// QueueCapacity is the maximum number of events waiting for the
 	// writer. Default 16384, a second of a gateway that serves 16,000
 	// requests a second. The garbage collector reads every slot of the
-	// queue in each cycle, full or empty, so a larger queue costs CPU on
-	// every request even while it is empty.
+	// queue in each cycle, full or empty, so a larger queue adds work to
+	// every cycle even while it is empty.
 	QueueCapacity int
 
 	// QueueBytes is the maximum approximate memory of the events waiting

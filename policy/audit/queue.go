@@ -20,8 +20,8 @@ func (p *Pipeline) Enqueue(ev *Event) bool {
 	return p.enqueue(ev, false)
 }
 
-// enqueue is Enqueue for an event that began with Begin when begun is
-// true, which ends that decision.
+// enqueue implements Enqueue. When begun is true, ev belongs to a
+// decision announced by Begin, and enqueue ends that decision.
 func (p *Pipeline) enqueue(ev *Event, begun bool) bool {
 	// inflight lets Close wait for calls that passed the closed check.
 	p.inflight.Add(1)
@@ -66,8 +66,8 @@ func (p *Pipeline) enqueue(ev *Event, begun bool) bool {
 	}
 }
 
-// hurryWriter wakes the writer before its commit interval is over, so that
-// a burst fills at most half the queue before the writer takes it.
+// hurryWriter wakes the writer before its commit interval is over, so
+// that the writer takes a burst before it fills the queue.
 func (p *Pipeline) hurryWriter() {
 	select {
 	case p.hurry <- struct{}{}:

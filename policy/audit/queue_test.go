@@ -185,7 +185,7 @@ func TestHalfFullQueueWakesWriter(t *testing.T) {
 
 	// The 33rd event leaves the queue more than half full and wakes the
 	// writer, which takes at least those 33. Events after them may wait
-	// for the next commit: the queue is then below half again.
+	// for the next commit, because the queue is then below half again.
 	start := time.Now()
 	for i := 1; i <= 40; i++ {
 		if !p.Enqueue(requestEvent(i)) {
