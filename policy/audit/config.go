@@ -15,7 +15,7 @@ const (
 	DefaultMaxLen         = 1_000_000
 	DefaultQueueCapacity  = 16384
 	DefaultQueueBytes     = 64 << 20
-	DefaultBatchSize      = 512
+	DefaultBatchSize      = 128
 	DefaultSpoolBatch     = 8192
 	DefaultCommitInterval = 100 * time.Millisecond
 	DefaultRetention      = 10 * time.Minute
@@ -84,7 +84,10 @@ type Config struct {
 	QueueBytes int64
 
 	// BatchSize is the maximum number of events per Redis round trip.
-	// Default 512.
+	// Each round trip is one call of the publish script, and Redis serves
+	// no other client while a script runs: about 5 µs per event on the
+	// bench machine, so 0.6 ms for 128 events. Rate limit counters and key
+	// lookups that share the Redis wait behind it. Default 128.
 	BatchSize int
 
 	// SpoolBatchSize is the maximum number of events per spool transaction.
