@@ -107,10 +107,10 @@ type Config struct {
 	// ms, the journal commit interval MongoDB uses by default; at most 1
 	// second.
 	//
-	// Under load each commit's fdatasync takes 1 to 3 ms, which with
-	// GOMAXPROCS 1 stalls requests (see withSpareP). At 25 ms a gateway
-	// on one CPU kept 2 to 3 points less of plain Caddy's throughput than
-	// at 100 ms (bench/RESULTS.md).
+	// Under load each commit's fdatasync takes 1 to 3 ms, and with
+	// GOMAXPROCS 1 no request runs until Go's monitor thread hands the
+	// waiting P on. At 25 ms a gateway on one CPU kept 2 to 3 points less
+	// of plain Caddy's throughput than at 100 ms (bench/RESULTS.md).
 	CommitInterval time.Duration
 
 	// Retention is how long published events stay in the spool, so that

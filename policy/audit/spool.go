@@ -243,10 +243,9 @@ func initSpool(tx *bolt.Tx, instanceName string, meta *spoolMeta) error {
 	return nil
 }
 
-// update runs fn in a write transaction. The commit waits for the disk,
-// so it runs with a spare P (see withSpareP).
+// update runs fn in a write transaction, whose commit waits for the disk.
 func (s *spool) update(fn func(*bolt.Tx) error) error {
-	return withSpareP(func() error { return s.db.Update(fn) })
+	return s.db.Update(fn)
 }
 
 // check runs bbolt's consistency check; it is used after an unclean stop.

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 	"time"
 
@@ -20,6 +21,15 @@ const (
 	writerPoll      = time.Millisecond
 	writerIdlePolls = 50
 )
+
+// writerYieldEvery is how many events the writer chains and packs before
+// it lets other goroutines run. Go preempts a goroutine only after about
+// 10 ms, and a commit under load holds over a thousand events, about 3 ms
+// of work, so on a gateway with one CPU every request would wait for the
+// whole commit. 64 events take about 0.1 ms. In the load benchmark this
+// took the p99 latency with audit from 1.55 to 1.20 times plain Caddy's
+// (bench/RESULTS.md).
+const writerYieldEvery = 64
 
 // runWriter is the single writer: it takes batches from the queue and
 // commits them to the spool until Close, then drains the queue.
@@ -169,7 +179,10 @@ func (p *Pipeline) appendEvents(events []*Event, mode declareMode) error {
 	at := now.UnixNano()
 	segs := &p.segments
 	segs.reset(at)
-	for _, ev := range events {
+	for i, ev := range events {
+		if i%writerYieldEvery == writerYieldEvery-1 {
+			runtime.Gosched()
+		}
 		seq++
 		ev.V, ev.Instance, ev.Seq, ev.PrevHash = SchemaVersion, p.instance, seq, prev
 		if ev.TS.IsZero() {
