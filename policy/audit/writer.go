@@ -26,9 +26,9 @@ const (
 // it lets other goroutines run. Go preempts a goroutine only after about
 // 10 ms, and a commit under load holds over a thousand events, about 3 ms
 // of work, so on a gateway with one CPU every request would wait for the
-// whole commit. 64 events take about 0.1 ms. In the load benchmark this
-// took the p99 latency with audit from 1.55 to 1.20 times plain Caddy's
-// (bench/RESULTS.md).
+// whole commit. 64 events take about 0.1 ms. In one load benchmark run,
+// yielding took the p99 latency with audit from 1.31 to 1.20 times plain
+// Caddy's (bench/RESULTS.md).
 const writerYieldEvery = 64
 
 // runWriter is the single writer: it takes batches from the queue and
