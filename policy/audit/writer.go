@@ -22,13 +22,10 @@ const (
 	writerIdlePolls = 50
 )
 
-// writerYieldEvery is how many events the writer chains and packs before
-// it lets other goroutines run. Go preempts a goroutine only after about
-// 10 ms, and a commit under load holds over a thousand events, about 3 ms
-// of work, so on a gateway with one CPU every request would wait for the
-// whole commit. 64 events take about 0.1 ms. In one load benchmark run,
-// yielding took the p99 latency with audit from 1.31 to 1.20 times plain
-// Caddy's (bench/RESULTS.md).
+// writerYieldEvery is the number of events the writer chains and packs
+// before it lets requests run. Go preempts a goroutine only after about
+// 10 ms, while a commit under load holds about 3 ms of such work and 64
+// events take about 0.1 ms. bench/RESULTS.md has the latency figures.
 const writerYieldEvery = 64
 
 // runWriter is the single writer: it takes batches from the queue and
