@@ -94,7 +94,7 @@ func newAuditTailCommand(src *auditcli.Source, runner auditRunnerFunc) *cobra.Co
 Prints the newest --count entries of the stream, oldest first, one line
 each:
 
-  TIME INSTANCE:SEQ MODULE DECISION REASON STATUS key=KEY ip=CLIENT_IP METHOD HOST PATH LATENCY [detail=...]
+  TIME INSTANCE:SEQ MODULE DECISION REASON STATUS key=KEY ip=CLIENT_IP req=REQUEST_ID METHOD HOST PATH LATENCY [detail=...]
 
 An empty value prints as '-'. Values with spaces, quotes or control
 characters print Go-quoted. --follow then prints new entries as they
