@@ -27,11 +27,9 @@ func (p *Pipeline) Begin() bool {
 	if p == nil {
 		return false
 	}
-	// As in Enqueue, Close counts the unfinished decisions only after
-	// every Begin that passed the closed check has added its own.
-	p.inflight.Add(1)
-	if p.closed.Load() {
-		p.inflight.Add(-1)
+	// Close counts the unfinished decisions only after every Begin that
+	// entered has added its own.
+	if !p.enter() {
 		return false
 	}
 	p.begun.Add(1)
@@ -59,9 +57,7 @@ func (p *Pipeline) Abandon() {
 	if p == nil {
 		return
 	}
-	p.inflight.Add(1)
-	if p.closed.Load() {
-		p.inflight.Add(-1)
+	if !p.enter() {
 		p.endLate(false)
 		return
 	}

@@ -107,9 +107,9 @@ type Config struct {
 	// ms, the journal commit interval MongoDB uses by default; at most 1
 	// second.
 	//
-	// Under load each commit's fdatasync takes 1 to 3 ms, and with
-	// GOMAXPROCS 1 no request runs until Go's monitor thread hands the
-	// waiting P on. At 25 ms a gateway on one CPU kept 2 to 3 points less
+	// Under load each commit's fdatasync takes 1 to 3 ms. With GOMAXPROCS
+	// 1 no request runs meanwhile, unless Go's monitor thread moves the
+	// blocked P to another thread first. At 25 ms a gateway on one CPU kept 2 to 3 points less
 	// of plain Caddy's throughput than at 100 ms (bench/RESULTS.md).
 	CommitInterval time.Duration
 

@@ -23,10 +23,7 @@ func (p *Pipeline) Enqueue(ev *Event) bool {
 // enqueue implements Enqueue. When begun is true, ev belongs to a
 // decision announced by Begin, and enqueue ends that decision.
 func (p *Pipeline) enqueue(ev *Event, begun bool) bool {
-	// inflight lets Close wait for calls that passed the closed check.
-	p.inflight.Add(1)
-	if p.closed.Load() {
-		p.inflight.Add(-1)
+	if !p.enter() {
 		if begun {
 			p.endLate(true)
 		} else {
@@ -64,6 +61,19 @@ func (p *Pipeline) enqueue(ev *Event, begun bool) bool {
 		p.counters.dropFull.Add(1)
 		return false
 	}
+}
+
+// enter registers a call of Enqueue, Finish, Begin or Abandon, which
+// Close waits for before it counts unfinished decisions and drains the
+// queue. It returns false once Close has begun. After true the caller
+// must call p.inflight.Add(-1) when done.
+func (p *Pipeline) enter() bool {
+	p.inflight.Add(1)
+	if p.closed.Load() {
+		p.inflight.Add(-1)
+		return false
+	}
+	return true
 }
 
 // hurryWriter wakes the writer before its commit interval is over, so
